@@ -1,0 +1,1 @@
+"""Local chat adapter: try every conversation in a terminal."""

@@ -1,0 +1,1 @@
+"""Microsoft Teams adapter (botbuilder CloudAdapter); the only place botbuilder is imported."""

@@ -1,0 +1,1 @@
+"""lastmile: in-the-moment check-ins on whether an AI pilot helps frontline people."""

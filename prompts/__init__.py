@@ -1,0 +1,1 @@
+"""Wording users read, one TOML file per locale."""

@@ -1,0 +1,1 @@
+"""Storage: sqlmodel tables and the typed repository functions the engine uses."""
