@@ -1,0 +1,118 @@
+"""A terminal chat with the engine, as any person in the config: `lastmile chat --as ana`."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from datetime import timedelta
+from pathlib import Path
+from typing import TextIO
+
+from adapters.local.render import Screen, render
+from bot.checkin_runner import current_state
+from bot.events import Actor, Address, ChoiceMade, MessageReceived
+from bot.flows.checkin import question
+from bot.replies import Reply, reply_from_dict
+from bot.runtime import Runtime
+from storage.checkins import set_checkin_status
+from storage.outbox import claim_due, mark_delivered
+from storage.people import find_person
+
+logger = logging.getLogger(__name__)
+
+PLATFORM = "local"
+
+
+class LocalChat:
+    """One person's terminal conversation with the bot."""
+
+    def __init__(self, runtime: Runtime, user_id: str, image_dir: Path | None = None) -> None:
+        self.runtime = runtime
+        self.actor = Actor(platform=PLATFORM, user_id=user_id, display_name=user_id)
+        self.address = Address(platform=PLATFORM, data={"user": user_id})
+        self.screen = Screen()
+        self.image_dir = image_dir or Path("lastmile-images")
+
+    def _show(self, replies: list[Reply]) -> list[str]:
+        start = len(self.screen.lines)
+        render(replies, self.screen, self.image_dir)
+        return self.screen.lines[start:]
+
+    async def send(self, line: str) -> list[str]:
+        """Handle one line typed by the person; return the lines the bot prints."""
+        text = line.strip()
+        event_id = f"local-{uuid.uuid4()}"
+        if text in self.screen.numbers:
+            token, value = self.screen.numbers[text]
+            event: ChoiceMade | MessageReceived = ChoiceMade(
+                self.actor, self.address, token, value, event_id
+            )
+        elif text in ("0", "skip") and self.screen.skip_token:
+            event = ChoiceMade(self.actor, self.address, self.screen.skip_token, "skip", event_id)
+        else:
+            event = MessageReceived(self.actor, self.address, text, event_id)
+        replies = await self.runtime.engine.handle(event)
+        shown = self._show(replies)
+        return shown + await self.deliver_pending()
+
+    async def deliver_pending(self) -> list[str]:
+        """Show check-ins and notices queued for this person (by `checkin send`, the scheduler)."""
+        now = self.runtime.clock()
+        shown: list[str] = []
+        async with self.runtime.db.session() as session:
+            person = await find_person(session, PLATFORM, self.actor.user_id)
+            if person is None or person.id is None:
+                return shown
+            rows = await claim_due(
+                session,
+                now,
+                platforms=(PLATFORM,),
+                lease=timedelta(minutes=5),
+                person_id=person.id,
+            )
+            for row in rows:
+                replies = [reply_from_dict(item) for item in row.payload.get("replies", [])]
+                shown += self._show(replies)
+                assert row.id is not None
+                await mark_delivered(session, row.id, now)
+                if row.checkin_id is not None and row.purpose == "checkin":
+                    await set_checkin_status(session, row.checkin_id, "sent", sent_at=now)
+        return shown
+
+    async def resume(self) -> list[str]:
+        """Re-ask the question the person was at when the last session ended."""
+        async with self.runtime.db.session() as session:
+            person = await find_person(session, PLATFORM, self.actor.user_id)
+            state = await current_state(session, person.id) if person and person.id else None
+        shown: list[str] = []
+        if state is not None:
+            shown = self._show([question(state, self.runtime.wording)])
+        return shown + await self.deliver_pending()
+
+
+async def run_chat(runtime: Runtime, user_id: str, stdin: TextIO, stdout: TextIO) -> None:
+    """Read lines until end of input or `quit`, printing the bot's answers."""
+    chat = LocalChat(runtime, user_id)
+
+    def say(lines: list[str]) -> None:
+        for line in lines:
+            print(f"lastmile> {line}" if not line.startswith("  ") else line, file=stdout)
+        stdout.flush()
+
+    print(
+        f"You are {user_id}. Type help for commands, checkin for a check-in now, quit to leave.",
+        file=stdout,
+    )
+    say(await chat.resume())
+    while True:
+        print(f"{user_id}> ", end="", file=stdout)
+        stdout.flush()
+        line = await asyncio.to_thread(stdin.readline)
+        if not line or line.strip() in ("quit", "exit"):
+            print("", file=stdout)
+            break
+        if not line.strip():
+            say(await chat.deliver_pending())
+            continue
+        say(await chat.send(line))

@@ -1,0 +1,220 @@
+"""The `lastmile` command: serve, chat, db, config, checkin."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any
+
+from bot.config import ConfigError, Settings
+from bot.wording import WordingError
+from storage.migrate import SchemaOutOfDate
+
+logger = logging.getLogger("lastmile")
+
+Handler = Callable[[argparse.Namespace, Settings], Coroutine[Any, Any, int]]
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    settings = Settings()
+    if getattr(args, "config", None):
+        settings = settings.model_copy(update={"lastmile_config": Path(args.config)})
+    if getattr(args, "port", None):
+        settings = settings.model_copy(update={"port": args.port})
+    return settings
+
+
+async def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    from aiohttp import web
+
+    from adapters.server import PLATFORMS_KEY, build_app
+    from bot.runtime import build_runtime
+
+    runtime = await build_runtime(settings)
+    app = build_app(runtime)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, settings.host, settings.port)
+    await site.start()
+    names: list[str] = app[PLATFORMS_KEY]
+    platforms = ", ".join(names) or "none configured"
+    logger.info(
+        "lastmile is listening on http://%s:%d (platforms: %s; database: %s)",
+        settings.host,
+        settings.port,
+        platforms,
+        "SQLite" if runtime.db.is_sqlite else "PostgreSQL",
+    )
+    print(
+        f"lastmile is running on http://127.0.0.1:{settings.port}/healthz "
+        "— chat with it locally: .venv/bin/lastmile chat --as ana",
+        flush=True,
+    )
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await runner.cleanup()
+        await runtime.close()
+    return 0
+
+
+async def _chat(args: argparse.Namespace, settings: Settings) -> int:
+    from adapters.local.chat import run_chat
+    from bot.runtime import build_runtime
+
+    runtime = await build_runtime(settings)
+    try:
+        await run_chat(runtime, args.as_person, sys.stdin, sys.stdout)
+    finally:
+        await runtime.close()
+    return 0
+
+
+async def _db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
+    from storage.migrate import current_revision, upgrade
+
+    await upgrade(settings.database_url)
+    revision = await asyncio.to_thread(current_revision, settings.database_url)
+    print(f"database is up to date (revision {revision})")
+    return 0
+
+
+async def _db_current(args: argparse.Namespace, settings: Settings) -> int:
+    from storage.migrate import current_revision, head_revision
+
+    current = await asyncio.to_thread(current_revision, settings.database_url)
+    head = head_revision(settings.database_url)
+    state = "up to date" if current == head else "out of date: run lastmile db upgrade"
+    print(f"database revision {current or 'none'}, code needs {head} ({state})")
+    return 0 if current == head else 1
+
+
+async def _config_check(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.runtime import load_checked
+
+    path, config, _wording = load_checked(settings)
+    people = sum(len(cohort.members) for cohort in config.cohorts.values())
+    print(
+        f"{path} is fine: {len(config.programmes)} programme(s), "
+        f"{len(config.cohorts)} cohort(s), {people} member(s)"
+    )
+    return 0
+
+
+async def _checkin_send(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.checkin_runner import open_checkin
+    from bot.outgoing import queue_checkin
+    from bot.participation import can_be_asked
+    from bot.runtime import build_runtime
+    from storage.people import people_in_cohort
+
+    runtime = await build_runtime(settings)
+    try:
+        if args.cohort not in runtime.config.cohorts:
+            known = ", ".join(sorted(runtime.config.cohorts)) or "none"
+            print(f"there is no cohort {args.cohort!r} (known: {known})", file=sys.stderr)
+            return 2
+        now = runtime.clock()
+        slot = f"manual:{now.strftime('%Y-%m-%dT%H:%M')}"
+        queued = skipped = 0
+        async with runtime.db.session() as session:
+            for person in await people_in_cohort(session, args.cohort):
+                if not can_be_asked(person, now):
+                    skipped += 1
+                    continue
+                checkin = await open_checkin(
+                    session, person, runtime.config, kind=args.kind, slot=slot, now=now
+                )
+                if checkin is None:
+                    skipped += 1
+                    continue
+                await queue_checkin(session, person, checkin, runtime.config, runtime.wording, now)
+                queued += 1
+        print(f"queued {queued} check-in(s) for cohort {args.cohort}; skipped {skipped}")
+    finally:
+        await runtime.close()
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser, with help for every command."""
+    parser = argparse.ArgumentParser(
+        prog="lastmile",
+        description="Ask frontline people, in the moment, whether an AI tool helps them.",
+    )
+    parser.add_argument("--config", help="config file (default: LASTMILE_CONFIG or the example)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug detail")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="run the bot (web server, platforms, scheduler)")
+    serve.add_argument("--port", type=int, help="port to listen on (default: PORT or 3978)")
+    serve.set_defaults(handler=_serve)
+
+    chat = commands.add_parser("chat", help="talk to the bot in this terminal as a person")
+    chat.add_argument(
+        "--as",
+        dest="as_person",
+        required=True,
+        metavar="PERSON",
+        help="who you are, e.g. ana (a worker), lee (a lead), olu (an owner) in the example",
+    )
+    chat.set_defaults(handler=_chat)
+
+    db = commands.add_parser("db", help="database schema").add_subparsers(
+        dest="db_command", required=True, metavar="ACTION"
+    )
+    db.add_parser("upgrade", help="bring the schema up to date").set_defaults(handler=_db_upgrade)
+    db.add_parser("current", help="show the schema revision").set_defaults(handler=_db_current)
+
+    config = commands.add_parser("config", help="config file").add_subparsers(
+        dest="config_command", required=True, metavar="ACTION"
+    )
+    config.add_parser(
+        "check", help="check the config file and prompts; list every problem"
+    ).set_defaults(handler=_config_check)
+
+    checkin = commands.add_parser("checkin", help="check-ins").add_subparsers(
+        dest="checkin_command", required=True, metavar="ACTION"
+    )
+    send = checkin.add_parser("send", help="queue a check-in now for everyone active in a cohort")
+    send.add_argument("--cohort", required=True, help="cohort id from the config file")
+    send.add_argument(
+        "--kind",
+        choices=("scheduled", "day30"),
+        default="scheduled",
+        help="regular check-in or the day-30 question (default: scheduled)",
+    )
+    send.set_defaults(handler=_checkin_send)
+    return parser
+
+
+def _quiet_level(args: argparse.Namespace) -> int:
+    # A terminal chat is for a person, not an operator: keep start-up logs out of it.
+    return logging.WARNING if args.command == "chat" else logging.INFO
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the `lastmile` command line."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else _quiet_level(args),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    handler: Handler = args.handler
+    try:
+        return asyncio.run(handler(args, _settings(args)))
+    except (ConfigError, WordingError, SchemaOutOfDate) as error:
+        print(f"lastmile: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,133 @@
+"""Who is who: people's cohorts and roles, read from the config file."""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from datetime import datetime
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.config import LastmileConfig
+from bot.events import Actor
+from storage.db import Database
+from storage.models import Cohort, Person, Programme
+from storage.people import ensure_person, find_person, replace_roles, roles_of
+from storage.programmes import save_cohort, save_programme
+
+logger = logging.getLogger(__name__)
+
+RoleSet = frozenset[tuple[str, str]]
+
+
+def _key(identity: str) -> str:
+    # Platform ids are case-sensitive (Slack's U0123); e-mail addresses are not.
+    return identity if ":" in identity else identity.lower()
+
+
+class Directory:
+    """Maps identities (`slack:U0123`, `local:ana`, e-mail) to cohorts and roles."""
+
+    def __init__(self, config: LastmileConfig) -> None:
+        self.config = config
+        self._cohort: dict[str, str] = {}
+        self._roles: dict[str, set[tuple[str, str]]] = defaultdict(set)
+        for cohort_id, cohort in config.cohorts.items():
+            for member in cohort.members:
+                self._cohort[_key(member)] = cohort_id
+            for lead in cohort.leads:
+                self._roles[_key(lead)].add(("lead", cohort_id))
+                self._cohort.setdefault(_key(lead), cohort_id)
+        for programme_id, programme in config.programmes.items():
+            for owner in programme.owners:
+                self._roles[_key(owner)].add(("owner", programme_id))
+        for admin in config.settings.admins:
+            self._roles[_key(admin)].add(("admin", ""))
+
+    def _keys(self, identity: str, email: str) -> list[str]:
+        return [_key(key) for key in (identity, email) if key]
+
+    def cohort_for(self, identity: str, email: str = "") -> str | None:
+        """The cohort a person belongs to, by identity or e-mail."""
+        for key in self._keys(identity, email):
+            if key in self._cohort:
+                return self._cohort[key]
+        return None
+
+    def roles_for(self, identity: str, email: str = "") -> RoleSet:
+        """The (role, scope) pairs a person holds."""
+        found: set[tuple[str, str]] = set()
+        for key in self._keys(identity, email):
+            found |= self._roles.get(key, set())
+        return frozenset(found)
+
+    def known_identities(self) -> list[str]:
+        """Every platform identity named in the config (e-mails are resolved on contact)."""
+        return sorted(name for name in set(self._cohort) | set(self._roles) if ":" in name)
+
+    async def person_for(self, session: AsyncSession, actor: Actor, now: datetime) -> Person:
+        """The stored person for an actor, created on first contact and kept in step."""
+        person = await find_person(session, actor.platform, actor.user_id)
+        if person is None:
+            person = await ensure_person(session, actor.platform, actor.user_id, now)
+        changed = False
+        for field, value in (
+            ("display_name", actor.display_name),
+            ("email", actor.email),
+            ("timezone", actor.timezone),
+            ("workspace_id", actor.workspace_id),
+        ):
+            if value and getattr(person, field) != value:
+                setattr(person, field, value)
+                changed = True
+        cohort = self.cohort_for(actor.identity, person.email)
+        if person.cohort_id != cohort:
+            person.cohort_id = cohort
+            changed = True
+        if changed:
+            session.add(person)
+            await session.flush()
+        await self._sync_roles(session, person)
+        return person
+
+    async def _sync_roles(self, session: AsyncSession, person: Person) -> None:
+        assert person.id is not None
+        wanted = self.roles_for(f"{person.platform}:{person.platform_user_id}", person.email)
+        have = {(role.role, role.scope) for role in await roles_of(session, person.id)}
+        if have != wanted:
+            await replace_roles(session, person.id, wanted)
+
+    async def sync(self, db: Database, now: datetime) -> None:
+        """Mirror programmes, cohorts, members and roles from the config into storage."""
+        async with db.session() as session:
+            for programme_id, programme in self.config.programmes.items():
+                await save_programme(
+                    session,
+                    Programme(
+                        id=programme_id,
+                        name=programme.name,
+                        tool=programme.tool,
+                        timezone=programme.timezone,
+                        digest_destination=programme.digest_destination,
+                        api_key_hash=programme.api_key_sha256,
+                    ),
+                )
+            for cohort_id, cohort in self.config.cohorts.items():
+                await save_cohort(
+                    session,
+                    Cohort(
+                        id=cohort_id,
+                        programme_id=cohort.programme,
+                        name=cohort.name or cohort_id,
+                        timezone=self.config.cohort_timezone(cohort_id),
+                    ),
+                )
+            for identity in self.known_identities():
+                platform, user_id = identity.split(":", 1)
+                actor = Actor(platform=platform, user_id=user_id)
+                await self.person_for(session, actor, now)
+        logger.info(
+            "config mirrored: %d programme(s), %d cohort(s)",
+            len(self.config.programmes),
+            len(self.config.cohorts),
+        )

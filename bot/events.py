@@ -1,0 +1,81 @@
+"""What can happen: the small set of inbound events every adapter translates into."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who did something, as the platform knows them."""
+
+    platform: str
+    user_id: str
+    workspace_id: str = ""
+    display_name: str = ""
+    email: str = ""
+    timezone: str = ""
+    locale: str = ""
+
+    @property
+    def identity(self) -> str:
+        """The `platform:id` form used in the config file."""
+        return f"{self.platform}:{self.user_id}"
+
+
+@dataclass(frozen=True)
+class Address:
+    """Where to reach someone later: a DM channel, a conversation reference."""
+
+    platform: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class MessageReceived:
+    """A person wrote to the bot (a DM, a typed or slash command)."""
+
+    actor: Actor
+    address: Address
+    text: str
+    event_id: str = ""
+    is_command: bool = False
+    raw: Any = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class ChoiceMade:
+    """A person tapped one of the choices the bot offered."""
+
+    actor: Actor
+    address: Address
+    token: str
+    value: str
+    event_id: str = ""
+    raw: Any = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class FormSubmitted:
+    """A person sent free text through a form (Slack modal, card input)."""
+
+    actor: Actor
+    address: Address
+    token: str
+    text: str
+    event_id: str = ""
+    raw: Any = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class MemberJoined:
+    """The bot was added for a person (installed, or a member joined a team)."""
+
+    actor: Actor
+    address: Address
+    event_id: str = ""
+    raw: Any = field(default=None, compare=False, repr=False)
+
+
+Event = MessageReceived | ChoiceMade | FormSubmitted | MemberJoined

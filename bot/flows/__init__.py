@@ -1,0 +1,1 @@
+"""Conversation flows: pure step functions, no I/O and no clock."""

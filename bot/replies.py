@@ -1,0 +1,116 @@
+"""What the bot says, as data; each adapter renders it natively or as plain text."""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Text:
+    """Plain words."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Option:
+    """One tappable answer. `free_text` marks "Something else…" style options."""
+
+    value: str
+    label: str
+    free_text: bool = False
+
+
+@dataclass(frozen=True)
+class Choices:
+    """A question with tappable answers; `token` routes the tap back to its flow step."""
+
+    text: str
+    token: str
+    options: tuple[Option, ...]
+
+
+@dataclass(frozen=True)
+class TextRequest:
+    """A question answered in words; `skip_label` set means it can be skipped."""
+
+    prompt: str
+    token: str
+    label: str
+    submit_label: str
+    skip_label: str = ""
+    max_length: int = 2000
+
+
+@dataclass(frozen=True)
+class Confirm:
+    """A yes/no check before something that cannot be undone."""
+
+    text: str
+    token: str
+    yes: Option
+    no: Option
+
+
+@dataclass(frozen=True)
+class Image:
+    """A picture, such as a trend chart."""
+
+    png: bytes = field(repr=False)
+    title: str
+    alt_text: str
+
+
+@dataclass(frozen=True)
+class Answered:
+    """The message carrying `token` is answered: replace its buttons with `summary`."""
+
+    token: str
+    summary: str
+
+
+Reply = Text | Choices | TextRequest | Confirm | Image | Answered
+
+_KINDS: dict[str, type[Any]] = {
+    cls.__name__: cls for cls in (Text, Choices, TextRequest, Confirm, Image, Answered)
+}
+
+
+def reply_to_dict(reply: Reply) -> dict[str, Any]:
+    """Serialise a reply for the outbox (JSON-safe)."""
+    data = asdict(reply)
+    if isinstance(reply, Image):
+        data["png"] = base64.b64encode(reply.png).decode("ascii")
+    data["kind"] = type(reply).__name__
+    return data
+
+
+def reply_from_dict(data: dict[str, Any]) -> Reply:
+    """Rebuild a reply serialised by `reply_to_dict`."""
+    values = {key: value for key, value in data.items() if key != "kind"}
+    kind = data["kind"]
+    if kind == "Choices":
+        values["options"] = tuple(Option(**option) for option in values["options"])
+    elif kind == "Confirm":
+        values["yes"], values["no"] = Option(**values["yes"]), Option(**values["no"])
+    elif kind == "Image":
+        values["png"] = base64.b64decode(values["png"])
+    reply: Reply = _KINDS[kind](**values)
+    return reply
+
+
+def as_plain_text(reply: Reply) -> str:
+    """The plain-text fallback every platform can show."""
+    if isinstance(reply, Text):
+        return reply.text
+    if isinstance(reply, Choices):
+        return reply.text + "\n" + "\n".join(f"• {option.label}" for option in reply.options)
+    if isinstance(reply, TextRequest):
+        return reply.prompt
+    if isinstance(reply, Confirm):
+        return f"{reply.text}\n• {reply.yes.label}\n• {reply.no.label}"
+    if isinstance(reply, Image):
+        return f"[{reply.title}] {reply.alt_text}"
+    return reply.summary

@@ -1,0 +1,52 @@
+"""One inbound event being handled: the person, their session, wording and clock."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.config import LastmileConfig
+from bot.wording import Wording
+from storage.models import Person
+
+
+@dataclass
+class Turn:
+    """Everything a handler needs to answer one event, in one transaction."""
+
+    session: AsyncSession
+    person: Person
+    now: datetime
+    w: Wording
+    config: LastmileConfig
+    roles: frozenset[tuple[str, str]]
+
+    @property
+    def person_id(self) -> int:
+        """The person's id (always set once stored)."""
+        assert self.person.id is not None
+        return self.person.id
+
+    @property
+    def timezone(self) -> ZoneInfo:
+        """The person's own time zone, else their cohort's, else UTC."""
+        return person_timezone(self.person, self.config)
+
+    def has_role(self, role: str, scope: str | None = None) -> bool:
+        """True when the person holds `role` (for `scope`, if given)."""
+        return any(r == role and (scope is None or s == scope) for r, s in self.roles)
+
+
+def person_timezone(person: Person, config: LastmileConfig) -> ZoneInfo:
+    """A person's time zone: the platform's, else the cohort's, else UTC."""
+    if person.timezone:
+        try:
+            return ZoneInfo(person.timezone)
+        except (KeyError, ValueError):
+            pass
+    if person.cohort_id and person.cohort_id in config.cohorts:
+        return ZoneInfo(config.cohort_timezone(person.cohort_id))
+    return ZoneInfo("UTC")

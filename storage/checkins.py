@@ -1,0 +1,203 @@
+"""Repository functions for check-ins and what people answer in them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, update
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.models import (
+    Answer,
+    CheckIn,
+    Day30Response,
+    Note,
+    Override,
+    ProcessedEvent,
+    Workaround,
+)
+from storage.sql import insert_ignore, upsert
+
+
+async def mark_event_processed(
+    session: AsyncSession, platform: str, event_id: str, now: datetime
+) -> bool:
+    """Record an inbound event id.
+
+    Returns:
+        True the first time; False when the platform delivers the same event again.
+    """
+    values = {"platform": platform, "event_id": event_id, "processed_at": now}
+    return await insert_ignore(session, ProcessedEvent, values, ("platform", "event_id"))
+
+
+async def create_checkin(
+    session: AsyncSession,
+    *,
+    person_id: int,
+    programme_id: str,
+    cohort_id: str,
+    kind: str,
+    slot: str,
+    scheduled_for: datetime,
+    expires_at: datetime | None,
+    context: str = "",
+) -> CheckIn | None:
+    """Create the check-in for (person, kind, slot) unless it exists.
+
+    Returns:
+        The new check-in, or None when another process (or an earlier run) made it.
+    """
+    values: dict[str, Any] = {
+        "person_id": person_id,
+        "programme_id": programme_id,
+        "cohort_id": cohort_id,
+        "kind": kind,
+        "slot": slot,
+        "status": "scheduled",
+        "context": context,
+        "scheduled_for": scheduled_for,
+        "expires_at": expires_at,
+        "message_ref": {},
+    }
+    if not await insert_ignore(session, CheckIn, values, ("person_id", "kind", "slot")):
+        return None
+    statement = select(CheckIn).where(
+        CheckIn.person_id == person_id, CheckIn.kind == kind, CheckIn.slot == slot
+    )
+    return (await session.exec(statement)).one()
+
+
+async def get_checkin(session: AsyncSession, checkin_id: int) -> CheckIn | None:
+    """The check-in with this id."""
+    return await session.get(CheckIn, checkin_id)
+
+
+async def has_checkin_of_kind(session: AsyncSession, person_id: int, kind: str) -> bool:
+    """True when the person already has a check-in of this kind (e.g. day30)."""
+    statement = select(func.count()).where(CheckIn.person_id == person_id, CheckIn.kind == kind)
+    return bool((await session.exec(statement)).one())
+
+
+async def first_checkin_at(session: AsyncSession, person_id: int) -> datetime | None:
+    """When the person's first regular check-in was sent."""
+    statement = select(func.min(CheckIn.sent_at)).where(
+        CheckIn.person_id == person_id, CheckIn.kind != "day30"
+    )
+    return (await session.exec(statement)).one()
+
+
+async def set_checkin_status(
+    session: AsyncSession, checkin_id: int, status: str, **moments: datetime | None
+) -> None:
+    """Move a check-in to `status` and set moments such as sent_at or answered_at."""
+    await session.exec(
+        update(CheckIn).where(col(CheckIn.id) == checkin_id).values(status=status, **moments)
+    )
+
+
+async def set_message_ref(session: AsyncSession, checkin_id: int, ref: dict[str, Any]) -> None:
+    """Remember which platform message carries the check-in, to update it later."""
+    await session.exec(update(CheckIn).where(col(CheckIn.id) == checkin_id).values(message_ref=ref))
+
+
+async def save_answer(session: AsyncSession, checkin: CheckIn, outcome: str, now: datetime) -> bool:
+    """Store the first tap of a check-in.
+
+    Returns:
+        False when the check-in already had an answer (a second tap counts once).
+    """
+    assert checkin.id is not None
+    values = {
+        "checkin_id": checkin.id,
+        "person_id": checkin.person_id,
+        "outcome": outcome,
+        "answered_at": now,
+    }
+    inserted = await insert_ignore(session, Answer, values, ("checkin_id",))
+    if inserted:
+        await set_checkin_status(session, checkin.id, "answered", answered_at=now)
+    return inserted
+
+
+async def save_not_used(session: AsyncSession, checkin_id: int, reason: str, text: str) -> None:
+    """Add why the tool was not used to the check-in's answer."""
+    values: dict[str, Any] = {"not_used_reason": reason}
+    if text:
+        values["not_used_text"] = text
+    await session.exec(update(Answer).where(col(Answer.checkin_id) == checkin_id).values(**values))
+
+
+async def save_workaround(
+    session: AsyncSession, checkin: CheckIn, kind: str, text: str, now: datetime
+) -> None:
+    """Store (or refine) what the person did instead."""
+    values = {
+        "checkin_id": checkin.id,
+        "person_id": checkin.person_id,
+        "kind": kind,
+        "text": text,
+        "created_at": now,
+    }
+    await upsert(session, Workaround, values, ("checkin_id",), ("kind", "text"))
+
+
+async def save_override(
+    session: AsyncSession,
+    checkin: CheckIn,
+    overridden: bool,
+    reason: str,
+    text: str,
+    now: datetime,
+) -> None:
+    """Store (or refine) whether a suggestion was overridden and why."""
+    values = {
+        "checkin_id": checkin.id,
+        "person_id": checkin.person_id,
+        "overridden": overridden,
+        "reason": reason,
+        "text": text,
+        "created_at": now,
+    }
+    await upsert(session, Override, values, ("checkin_id",), ("overridden", "reason", "text"))
+
+
+async def save_day30(
+    session: AsyncSession, checkin: CheckIn, feeling: str, change_first: str, now: datetime
+) -> None:
+    """Store (or refine) the day-30 answer."""
+    values = {
+        "checkin_id": checkin.id,
+        "person_id": checkin.person_id,
+        "feeling": feeling,
+        "change_first": change_first,
+        "created_at": now,
+    }
+    await upsert(session, Day30Response, values, ("checkin_id",), ("feeling", "change_first"))
+    assert checkin.id is not None
+    await set_checkin_status(session, checkin.id, "answered", answered_at=now)
+
+
+async def add_note(session: AsyncSession, person_id: int, text: str, now: datetime) -> Note:
+    """Keep something the person wrote outside a flow."""
+    note = Note(person_id=person_id, text=text, created_at=now)
+    session.add(note)
+    await session.flush()
+    return note
+
+
+async def classify_note(session: AsyncSession, note_id: int, person_id: int, kind: str) -> bool:
+    """Set a note's kind once; False when it was already classified or is not theirs."""
+    result = await session.exec(
+        update(Note)
+        .where(
+            col(Note.id) == note_id,
+            col(Note.person_id) == person_id,
+            col(Note.kind) == "unclassified",
+        )
+        .values(kind=kind)
+        .returning(col(Note.id))
+    )
+    return result.first() is not None

@@ -1,0 +1,200 @@
+"""sqlmodel tables: everything lastmile stores, one class a table."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+class Programme(SQLModel, table=True):
+    """A pilot of one AI tool; mirrored from the config file at start-up."""
+
+    id: str = Field(primary_key=True, max_length=64)
+    name: str
+    tool: str
+    timezone: str
+    digest_destination: str = ""
+    api_key_hash: str = ""
+
+
+class Cohort(SQLModel, table=True):
+    """A team taking part in a programme; mirrored from the config file."""
+
+    id: str = Field(primary_key=True, max_length=64)
+    programme_id: str = Field(foreign_key="programme.id", index=True)
+    name: str
+    timezone: str
+
+
+class Person(SQLModel, table=True):
+    """Someone lastmile talks to, known by their platform identity."""
+
+    __table_args__ = (UniqueConstraint("platform", "platform_user_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str = Field(max_length=16)
+    platform_user_id: str = Field(max_length=255)
+    workspace_id: str = Field(default="", max_length=255)
+    display_name: str = ""
+    email: str = ""
+    timezone: str = ""
+    locale: str = "en"
+    cohort_id: str | None = Field(default=None, index=True)
+    status: str = Field(default="active", max_length=16)  # active | paused | stopped
+    paused_until: datetime | None = None
+    unreachable: bool = False
+    created_at: datetime
+
+
+class Role(SQLModel, table=True):
+    """A lead of a cohort, an owner of a programme, or an admin."""
+
+    __table_args__ = (UniqueConstraint("person_id", "role", "scope"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    role: str = Field(max_length=16)  # lead | owner | admin
+    scope: str = Field(default="", max_length=64)  # cohort id, programme id, or "" for admin
+
+
+class ConversationAddress(SQLModel, table=True):
+    """Where to reach a person proactively (a Slack DM channel, a Teams reference)."""
+
+    person_id: int = Field(foreign_key="person.id", primary_key=True)
+    platform: str = Field(max_length=16)
+    data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    updated_at: datetime
+
+
+class CheckIn(SQLModel, table=True):
+    """One question put to one person for one slot; the unique key makes sends exactly-once."""
+
+    __table_args__ = (UniqueConstraint("person_id", "kind", "slot"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    programme_id: str = Field(max_length=64, index=True)
+    cohort_id: str = Field(default="", max_length=64, index=True)
+    kind: str = Field(max_length=16)  # scheduled | triggered | day30
+    slot: str = Field(max_length=128)
+    status: str = Field(default="scheduled", max_length=16)  # scheduled|sent|answered|expired
+    context: str = ""
+    scheduled_for: datetime = Field(index=True)
+    sent_at: datetime | None = None
+    answered_at: datetime | None = None
+    reminded_at: datetime | None = None
+    expires_at: datetime | None = None
+    message_ref: dict[str, Any] = Field(
+        default_factory=dict, sa_column=Column(JSON, nullable=False)
+    )
+
+
+class Answer(SQLModel, table=True):
+    """The first tap of a check-in, plus the reason when the tool was not used."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    checkin_id: int = Field(foreign_key="checkin.id", unique=True)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    outcome: str = Field(max_length=16)  # helped | partly | no | not_used | not_now
+    not_used_reason: str = ""
+    not_used_text: str = ""
+    answered_at: datetime = Field(index=True)
+
+
+class Workaround(SQLModel, table=True):
+    """What a person did instead of using the tool."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    checkin_id: int | None = Field(default=None, foreign_key="checkin.id", unique=True)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    kind: str = Field(max_length=32)  # by_hand | old_system | colleague | other
+    text: str = ""
+    created_at: datetime = Field(index=True)
+
+
+class Override(SQLModel, table=True):
+    """Whether a person overrode a suggestion, and why."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    checkin_id: int | None = Field(default=None, foreign_key="checkin.id", unique=True)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    overridden: bool
+    reason: str = ""  # wrong | didnt_fit | slower | distrust | policy | other
+    text: str = ""
+    created_at: datetime = Field(index=True)
+
+
+class Day30Response(SQLModel, table=True):
+    """The once-per-person "how would you feel if it went away" answer."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    checkin_id: int = Field(foreign_key="checkin.id", unique=True)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    feeling: str = Field(max_length=32)  # very | somewhat | not | dont_use
+    change_first: str = ""
+    created_at: datetime
+
+
+class Note(SQLModel, table=True):
+    """Something a person wrote to the bot outside a flow."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    text: str
+    kind: str = Field(default="unclassified", max_length=16)  # workaround|override|idea
+    created_at: datetime
+
+
+class ConversationState(SQLModel, table=True):
+    """The step a person is at in a flow, so a restart continues where they were."""
+
+    person_id: int = Field(foreign_key="person.id", primary_key=True)
+    flow: str = Field(max_length=32)
+    step: str = Field(max_length=32)
+    checkin_id: int | None = None
+    data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    updated_at: datetime
+
+
+class ProcessedEvent(SQLModel, table=True):
+    """Inbound event ids already handled; a platform's redelivery finds its id here."""
+
+    platform: str = Field(primary_key=True, max_length=16)
+    event_id: str = Field(primary_key=True, max_length=255)
+    processed_at: datetime = Field(index=True)
+
+
+class ThemeUpdate(SQLModel, table=True):
+    """A "you said, we did" update a programme owner posted on a theme."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    programme_id: str = Field(max_length=64, index=True)
+    theme: str
+    message: str
+    author_person_id: int | None = None
+    created_at: datetime = Field(index=True)
+
+
+class OutboxMessage(SQLModel, table=True):
+    """An outbound message, written before it is sent; delivered rows are never sent again."""
+
+    __table_args__ = (UniqueConstraint("dedupe_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    dedupe_key: str = Field(max_length=255)
+    platform: str = Field(max_length=16, index=True)
+    person_id: int | None = Field(default=None, index=True)
+    destination: str = Field(default="", max_length=255)
+    checkin_id: int | None = None
+    purpose: str = Field(max_length=16)  # checkin | reminder | digest | update | notice
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    status: str = Field(default="pending", max_length=16, index=True)  # pending|delivered|failed
+    attempts: int = 0
+    not_before: datetime = Field(index=True)
+    claimed_until: datetime | None = None
+    last_error: str = ""
+    created_at: datetime
+    delivered_at: datetime | None = None

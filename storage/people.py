@@ -1,0 +1,194 @@
+"""Repository functions for people: identity, roles, addresses, state, mydata, forget."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, or_
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.models import (
+    Answer,
+    CheckIn,
+    ConversationAddress,
+    ConversationState,
+    Day30Response,
+    Note,
+    OutboxMessage,
+    Override,
+    Person,
+    Role,
+    ThemeUpdate,
+    Workaround,
+)
+from storage.sql import insert_ignore, upsert
+
+
+async def find_person(session: AsyncSession, platform: str, user_id: str) -> Person | None:
+    """The person with this platform identity, if known."""
+    statement = select(Person).where(
+        Person.platform == platform, Person.platform_user_id == user_id
+    )
+    return (await session.exec(statement)).first()
+
+
+async def get_person(session: AsyncSession, person_id: int) -> Person | None:
+    """The person with this id, if still stored."""
+    return await session.get(Person, person_id)
+
+
+async def ensure_person(
+    session: AsyncSession, platform: str, user_id: str, now: datetime, **profile: Any
+) -> Person:
+    """Find a person by platform identity, creating them when new.
+
+    Safe when two processes meet the same new person at once: the unique key on
+    (platform, platform_user_id) lets only one insert through.
+    """
+    values = {"platform": platform, "platform_user_id": user_id, "created_at": now, **profile}
+    await insert_ignore(session, Person, values, ("platform", "platform_user_id"))
+    person = await find_person(session, platform, user_id)
+    assert person is not None
+    return person
+
+
+async def people_in_cohort(session: AsyncSession, cohort_id: str) -> list[Person]:
+    """Everyone in a cohort, whatever their status."""
+    statement = select(Person).where(Person.cohort_id == cohort_id).order_by(col(Person.id))
+    return list((await session.exec(statement)).all())
+
+
+async def roles_of(session: AsyncSession, person_id: int) -> list[Role]:
+    """The person's roles."""
+    statement = select(Role).where(Role.person_id == person_id).order_by(col(Role.id))
+    return list((await session.exec(statement)).all())
+
+
+async def replace_roles(
+    session: AsyncSession, person_id: int, roles: Iterable[tuple[str, str]]
+) -> None:
+    """Make the person's roles exactly `roles` (pairs of role and scope)."""
+    await session.exec(delete(Role).where(col(Role.person_id) == person_id))
+    for role, scope in sorted(set(roles)):
+        session.add(Role(person_id=person_id, role=role, scope=scope))
+    await session.flush()
+
+
+async def save_address(
+    session: AsyncSession, person_id: int, platform: str, data: dict[str, Any], now: datetime
+) -> None:
+    """Remember where to reach the person proactively."""
+    values = {"person_id": person_id, "platform": platform, "data": data, "updated_at": now}
+    await upsert(
+        session, ConversationAddress, values, ("person_id",), ("platform", "data", "updated_at")
+    )
+
+
+async def get_address(session: AsyncSession, person_id: int) -> ConversationAddress | None:
+    """Where to reach the person, if known."""
+    return await session.get(ConversationAddress, person_id)
+
+
+async def get_state(session: AsyncSession, person_id: int) -> ConversationState | None:
+    """The flow step the person is at, if any."""
+    return await session.get(ConversationState, person_id)
+
+
+async def put_state(
+    session: AsyncSession,
+    person_id: int,
+    flow: str,
+    step: str,
+    checkin_id: int | None,
+    data: dict[str, Any],
+    now: datetime,
+) -> None:
+    """Persist the person's flow step, so a restart continues there."""
+    values = {
+        "person_id": person_id,
+        "flow": flow,
+        "step": step,
+        "checkin_id": checkin_id,
+        "data": data,
+        "updated_at": now,
+    }
+    await upsert(
+        session,
+        ConversationState,
+        values,
+        ("person_id",),
+        ("flow", "step", "checkin_id", "data", "updated_at"),
+    )
+
+
+async def clear_state(session: AsyncSession, person_id: int) -> None:
+    """Forget the person's flow step (the flow finished)."""
+    await session.exec(
+        delete(ConversationState).where(col(ConversationState.person_id) == person_id)
+    )
+
+
+@dataclass(frozen=True)
+class PersonData:
+    """Every row stored about one person (what `mydata` shows)."""
+
+    person: Person
+    roles: list[Role]
+    address: ConversationAddress | None
+    checkins: list[CheckIn]
+    answers: list[Answer]
+    workarounds: list[Workaround]
+    overrides: list[Override]
+    day30: list[Day30Response]
+    notes: list[Note]
+
+
+async def person_data(session: AsyncSession, person: Person) -> PersonData:
+    """Gather everything stored about a person."""
+    assert person.id is not None
+    pid = person.id
+
+    async def rows(model: Any, order: Any) -> list[Any]:
+        statement = select(model).where(model.person_id == pid).order_by(order)
+        return list((await session.exec(statement)).all())
+
+    return PersonData(
+        person=person,
+        roles=await roles_of(session, pid),
+        address=await get_address(session, pid),
+        checkins=await rows(CheckIn, col(CheckIn.id)),
+        answers=await rows(Answer, col(Answer.id)),
+        workarounds=await rows(Workaround, col(Workaround.id)),
+        overrides=await rows(Override, col(Override.id)),
+        day30=await rows(Day30Response, col(Day30Response.id)),
+        notes=await rows(Note, col(Note.id)),
+    )
+
+
+async def forget_person(session: AsyncSession, person_id: int) -> None:
+    """Erase every row that refers to the person."""
+    checkin_ids = select(CheckIn.id).where(CheckIn.person_id == person_id)
+    for model in (Answer, Workaround, Override, Day30Response):
+        await session.exec(
+            delete(model).where(
+                or_(
+                    col(model.person_id) == person_id,
+                    col(model.checkin_id).in_(checkin_ids),
+                )
+            )
+        )
+    owned: tuple[Any, ...] = (Note, Role, ConversationState, ConversationAddress, OutboxMessage)
+    for table in owned:
+        await session.exec(delete(table).where(col(table.person_id) == person_id))
+    await session.exec(delete(OutboxMessage).where(col(OutboxMessage.checkin_id).in_(checkin_ids)))
+    await session.exec(
+        ThemeUpdate.__table__.update()  # type: ignore[attr-defined]
+        .where(ThemeUpdate.__table__.c.author_person_id == person_id)  # type: ignore[attr-defined]
+        .values(author_person_id=None)
+    )
+    await session.exec(delete(CheckIn).where(col(CheckIn.person_id) == person_id))
+    await session.exec(delete(Person).where(col(Person.id) == person_id))
