@@ -71,10 +71,33 @@ class Answered:
     summary: str
 
 
-Reply = Text | Choices | TextRequest | Confirm | Image | Answered
+@dataclass(frozen=True)
+class Section:
+    """A part of a report: a heading, label/value facts and lines of text."""
+
+    heading: str
+    facts: tuple[tuple[str, str], ...] = ()
+    lines: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Report:
+    """A structured summary (weekly digest, trends) with an optional chart.
+
+    Every string in it is already anonymised and scrubbed; adapters still escape
+    it for their platform.
+    """
+
+    title: str
+    sections: tuple[Section, ...]
+    chart: Image | None = None
+    footer: str = ""
+
+
+Reply = Text | Choices | TextRequest | Confirm | Image | Answered | Report
 
 _KINDS: dict[str, type[Any]] = {
-    cls.__name__: cls for cls in (Text, Choices, TextRequest, Confirm, Image, Answered)
+    cls.__name__: cls for cls in (Text, Choices, TextRequest, Confirm, Image, Answered, Report)
 }
 
 
@@ -83,6 +106,8 @@ def reply_to_dict(reply: Reply) -> dict[str, Any]:
     data = asdict(reply)
     if isinstance(reply, Image):
         data["png"] = base64.b64encode(reply.png).decode("ascii")
+    if isinstance(reply, Report) and reply.chart is not None:
+        data["chart"]["png"] = base64.b64encode(reply.chart.png).decode("ascii")
     data["kind"] = type(reply).__name__
     return data
 
@@ -97,6 +122,20 @@ def reply_from_dict(data: dict[str, Any]) -> Reply:
         values["yes"], values["no"] = Option(**values["yes"]), Option(**values["no"])
     elif kind == "Image":
         values["png"] = base64.b64decode(values["png"])
+    elif kind == "Report":
+        values["sections"] = tuple(
+            Section(
+                heading=section["heading"],
+                facts=tuple(tuple(fact) for fact in section["facts"]),
+                lines=tuple(section["lines"]),
+            )
+            for section in values["sections"]
+        )
+        chart = values.get("chart")
+        if chart is not None:
+            values["chart"] = Image(
+                png=base64.b64decode(chart["png"]), title=chart["title"], alt_text=chart["alt_text"]
+            )
     reply: Reply = _KINDS[kind](**values)
     return reply
 
@@ -113,4 +152,13 @@ def as_plain_text(reply: Reply) -> str:
         return f"{reply.text}\n• {reply.yes.label}\n• {reply.no.label}"
     if isinstance(reply, Image):
         return f"[{reply.title}] {reply.alt_text}"
+    if isinstance(reply, Report):
+        parts = [reply.title]
+        for section in reply.sections:
+            parts.append(f"\n{section.heading}")
+            parts.extend(f"• {label}: {value}" for label, value in section.facts)
+            parts.extend(f"• {line}" for line in section.lines)
+        if reply.footer:
+            parts.append(f"\n{reply.footer}")
+        return "\n".join(parts)
     return reply.summary

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.config import LastmileConfig, Settings, example_config_path, load_config
+from bot.delivery import Sender
 from bot.engine import Clock, Engine, utc_now
 from bot.wording import Wording, load_wording
 from storage.db import Database
@@ -26,6 +27,8 @@ class Runtime:
     db: Database
     engine: Engine
     clock: Clock = field(default=utc_now)
+    senders: dict[str, Sender] = field(default_factory=dict)
+    """Outbound senders by platform, registered by each configured platform adapter."""
 
     async def close(self) -> None:
         """Release the database connections."""

@@ -198,3 +198,12 @@ class OutboxMessage(SQLModel, table=True):
     last_error: str = ""
     created_at: datetime
     delivered_at: datetime | None = None
+
+
+class ChannelAddress(SQLModel, table=True):
+    """How to post to a channel or group chat (digest destinations), per platform."""
+
+    platform: str = Field(primary_key=True, max_length=16)
+    channel_id: str = Field(primary_key=True, max_length=255)
+    data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    updated_at: datetime

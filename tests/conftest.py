@@ -79,7 +79,7 @@ def postgres_url() -> Iterator[str]:
 
 
 TABLES = (
-    "outboxmessage, themeupdate, processedevent, conversationstate, note, day30response, "
+    "channeladdress, outboxmessage, themeupdate, processedevent, conversationstate, note, day30response, "
     "override, workaround, answer, checkin, conversationaddress, role, person, cohort, programme"
 )
 

@@ -5,7 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bot.replies import Answered, Choices, Confirm, Image, Reply, Text, TextRequest
+from bot.replies import (
+    Answered,
+    Choices,
+    Confirm,
+    Image,
+    Reply,
+    Report,
+    Text,
+    TextRequest,
+    as_plain_text,
+)
 
 
 @dataclass
@@ -44,6 +54,10 @@ def render(replies: list[Reply], screen: Screen, image_dir: Path) -> Screen:
             if reply.skip_label:
                 screen.skip_token = reply.token
                 screen.lines.append(f"  (type your answer, or 0 to {reply.skip_label.lower()})")
+        elif isinstance(reply, Report):
+            screen.lines.append(as_plain_text(reply))
+            if reply.chart is not None:
+                render([reply.chart], screen, image_dir)
         elif isinstance(reply, Image):
             image_dir.mkdir(parents=True, exist_ok=True)
             path = image_dir / f"{reply.title.replace(' ', '-').lower()}.png"
