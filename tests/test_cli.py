@@ -1,0 +1,221 @@
+"""The `lastmile` command as a person runs it: serve, chat, config check, db upgrade."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from bot.cli import main
+from bot.config import example_config_path
+from tests.conftest import IN_CI, POSTGRES_ADMIN_URL
+
+LASTMILE = [sys.executable, "-m", "bot.cli"]
+
+
+def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("SLACK_", "MICROSOFT_", "LASTMILE_", "DATABASE_URL"))
+    }
+    env.update(DATABASE_URL=f"sqlite:///{tmp_path / 'lastmile.db'}", PYTHONUNBUFFERED="1")
+    env.update(extra)
+    return env
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _run(args: list[str], env: dict[str, str], stdin: str = "") -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*LASTMILE, *args], env=env, input=stdin, capture_output=True, text=True, timeout=60
+    )
+
+
+def _wait_healthy(port: int, process: subprocess.Popen[str]) -> int:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            return -1
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as answer:
+                return int(answer.status)
+        except OSError:
+            time.sleep(0.2)
+    return 0
+
+
+def test_serve_answers_healthz_on_sqlite_with_no_credentials(tmp_path: Path) -> None:
+    port = _free_port()
+    env = _env(tmp_path, PORT=str(port))
+    process = subprocess.Popen(
+        [*LASTMILE, "serve"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    try:
+        assert _wait_healthy(port, process) == 200
+        assert (tmp_path / "lastmile.db").exists()
+    finally:
+        process.send_signal(signal.SIGINT)
+        output, _ = process.communicate(timeout=20)
+    assert "lastmile chat --as ana" in output
+
+
+def test_scripted_chat_session(tmp_path: Path) -> None:
+    script = "\n".join(["checkin", "2", "2", "2", "3", "Quicker to do it myself", "mydata", "quit"])
+    result = _run(["chat", "--as", "ana"], _env(tmp_path), script)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "Did RoutePilot help you this afternoon?" in out or "Did RoutePilot help you" in out
+    assert "✓ You said: RoutePilot partly helped." in out
+    assert "✓ You did instead: Used the old system" in out
+    assert "✓ Overrode a suggestion: Slower than doing it myself" in out
+    assert "overrode, slower: “Quicker to do it myself”" in out
+    assert result.stderr == ""
+
+
+def _read_until(process: subprocess.Popen[str], marker: str) -> str:
+    assert process.stdout is not None
+    seen = ""
+    deadline = time.monotonic() + 30
+    while marker not in seen and time.monotonic() < deadline:
+        char = process.stdout.read(1)
+        if not char:
+            break
+        seen += char
+    assert marker in seen, seen
+    return seen
+
+
+def test_killed_mid_checkin_continues_at_the_same_step(tmp_path: Path) -> None:
+    env = _env(tmp_path)
+    first = subprocess.Popen(
+        [*LASTMILE, "chat", "--as", "ben"],
+        env=env,
+        text=True,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert first.stdin is not None
+    first.stdin.write("checkin\n2\n")
+    first.stdin.flush()
+    _read_until(first, "What did you do instead?")
+    first.kill()
+    first.wait(timeout=10)
+    for stream in (first.stdin, first.stdout, first.stderr):
+        if stream is not None:
+            stream.close()
+
+    result = _run(["chat", "--as", "ben"], env, "1\n1\nmydata\nquit\n")
+    out = result.stdout
+    resumed_at = out.index("What did you do instead?")
+    assert resumed_at < out.index("✓ You did instead: Did it by hand")
+    assert "✓ No override." in out
+    assert "triggered: answered, partly" in out
+    assert "Workarounds (1):" in out
+
+
+@pytest.mark.parametrize(
+    ("config_text", "expected"),
+    [
+        (
+            'programmes.p = { name = "P", tool = "T", timezone = "UTC", colour = "red" }',
+            "programmes.p.colour: unknown field",
+        ),
+        (
+            'programmes.p = { name = "P", tool = "T", timezone = "Europe/Londn" }',
+            "programmes.p.timezone: unknown time zone 'Europe/Londn'",
+        ),
+        (
+            'programmes.p = { name = "P", tool = "T", timezone = "UTC" }\n'
+            'cohorts.c = { programme = "p", schedule = ["someday 15:30"] }',
+            "cohorts.c.schedule: 'someday' in 'someday 15:30' is not a day",
+        ),
+        (
+            'programmes.p = { name = "P", tool = "T", timezone = "UTC" }\n'
+            'cohorts.c = { programme = "q" }',
+            "cohorts.c.programme: no programme 'q'",
+        ),
+        ("settings = { anonymity_k = 2 }\nprogrammes = {}", "settings.anonymity_k"),
+    ],
+)
+def test_bad_config_is_named(
+    tmp_path: Path, config_text: str, expected: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text(config_text)
+    assert main(["--config", str(path), "config", "check"]) == 2
+    assert expected in capsys.readouterr().err
+
+
+def test_bad_config_stops_serve_before_it_starts(tmp_path: Path) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text('programmes.p = { name = "P", tool = "T", timezone = "Mars/Base" }')
+    env = _env(tmp_path, LASTMILE_CONFIG=str(path), PORT=str(_free_port()))
+    serve = _run(["serve"], env)
+    assert serve.returncode == 2
+    assert "programmes.p.timezone: unknown time zone 'Mars/Base'" in serve.stderr
+    assert not (tmp_path / "lastmile.db").exists()
+
+
+def test_missing_prompt_key_is_named_and_the_bot_does_not_start(tmp_path: Path) -> None:
+    prompts = tmp_path / "prompts"
+    prompts.mkdir()
+    shipped = (Path(__file__).parent.parent / "prompts" / "en.toml").read_text()
+    (prompts / "en.toml").write_text(shipped.replace('reminder = "', 'remindr = "'))
+    env = _env(tmp_path, LASTMILE_PROMPTS_DIR=str(prompts))
+    for command in (["config", "check"], ["serve"]):
+        result = _run(command, env)
+        assert result.returncode == 2
+        assert "is missing the key 'checkin.reminder'" in result.stderr
+
+
+def test_example_config_checks_clean(tmp_path: Path) -> None:
+    result = _run(["config", "check"], _env(tmp_path, LASTMILE_CONFIG=str(example_config_path())))
+    assert result.returncode == 0, result.stderr
+    assert "1 programme(s), 2 cohort(s)" in result.stdout
+
+
+@pytest.fixture
+def empty_postgres() -> Iterator[str]:
+    try:
+        admin = psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError as error:
+        if IN_CI:
+            pytest.fail(f"PostgreSQL is unreachable with CI=true: {error}")
+        pytest.skip(f"PostgreSQL is unreachable: {error}")
+    name = f"lastmile_cli_{secrets.token_hex(4)}"
+    with admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    yield f"{POSTGRES_ADMIN_URL.rsplit('/', 1)[0]}/{name}"
+    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.mark.postgres
+def test_serve_refuses_an_out_of_date_postgres_schema_until_upgraded(
+    tmp_path: Path, empty_postgres: str
+) -> None:
+    env = _env(tmp_path, DATABASE_URL=empty_postgres, PORT=str(_free_port()))
+    refused = _run(["serve"], env)
+    assert refused.returncode == 2
+    assert "Run `lastmile db upgrade` first" in refused.stderr
+    upgraded = _run(["db", "upgrade"], env)
+    assert upgraded.returncode == 0, upgraded.stderr
+    assert "up to date" in upgraded.stdout
+    assert _run(["db", "current"], env).returncode == 0
