@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -18,10 +19,12 @@ from bot.flows.checkin import (
     SaveOverride,
     SaveWorkaround,
     Transition,
+    part_of_day,
     start,
     step,
 )
 from bot.replies import Reply, Text
+from bot.turn import person_timezone
 from bot.wording import Wording
 from storage.checkins import (
     create_checkin,
@@ -43,8 +46,8 @@ def flow_of(kind: str) -> str:
     return "day30" if kind == "day30" else "checkin"
 
 
-def initial_state(checkin: CheckIn, config: LastmileConfig) -> FlowState:
-    """The first step of a check-in."""
+def initial_state(checkin: CheckIn, config: LastmileConfig, zone: ZoneInfo) -> FlowState:
+    """The first step of a check-in; `zone` is the person's, for "this morning"."""
     assert checkin.id is not None
     flow = flow_of(checkin.kind)
     programme = config.programmes.get(checkin.programme_id)
@@ -55,6 +58,7 @@ def initial_state(checkin: CheckIn, config: LastmileConfig) -> FlowState:
         tool=programme.tool if programme else "the tool",
         context=checkin.context,
         k=config.settings.anonymity_k,
+        moment=part_of_day(checkin.scheduled_for.astimezone(zone).hour),
     )
 
 
@@ -89,10 +93,15 @@ async def open_checkin(
 
 
 async def begin(
-    session: AsyncSession, checkin: CheckIn, config: LastmileConfig, w: Wording, now: datetime
+    session: AsyncSession,
+    checkin: CheckIn,
+    config: LastmileConfig,
+    w: Wording,
+    now: datetime,
+    zone: ZoneInfo,
 ) -> tuple[Reply, ...]:
     """Make the check-in the person's current flow and return its first question."""
-    state = initial_state(checkin, config)
+    state = initial_state(checkin, config, zone)
     await _persist(session, checkin.person_id, state, now)
     return start(state, w)
 
@@ -136,7 +145,7 @@ async def advance(
         return []
     state = await current_state(session, checkin.person_id)
     if state is None or state.checkin_id != checkin_id:
-        fresh = initial_state(checkin, config)
+        fresh = initial_state(checkin, config, person_timezone(person, config))
         if checkin.status in ("answered", "expired") or flow_input.step != fresh.step:
             return [
                 Text(

@@ -111,7 +111,7 @@ async def checkin_command(turn: Turn, _args: str) -> list[Reply]:
         return [Text(turn.w("commands.not_enrolled"))]
     assert checkin.id is not None
     await set_checkin_status(turn.session, checkin.id, "sent", sent_at=turn.now)
-    return list(await begin(turn.session, checkin, turn.config, turn.w, turn.now))
+    return list(await begin(turn.session, checkin, turn.config, turn.w, turn.now, turn.timezone))
 
 
 BASE_COMMANDS: dict[str, Command] = {

@@ -10,6 +10,7 @@ from bot.checkin_runner import initial_state
 from bot.config import LastmileConfig
 from bot.flows.checkin import question
 from bot.replies import Reply, reply_to_dict
+from bot.turn import person_timezone
 from bot.wording import Wording
 from storage.models import CheckIn, Person
 from storage.outbox import enqueue
@@ -34,7 +35,7 @@ async def queue_checkin(
     The person's flow state is set by their first tap, not here, so a queued
     check-in never interrupts one they are half-way through.
     """
-    first = question(initial_state(checkin, config), w)
+    first = question(initial_state(checkin, config, person_timezone(person, config)), w)
     return await enqueue(
         session,
         dedupe_key=f"checkin:{checkin.id}",

@@ -12,6 +12,9 @@ REQUIRED_KEYS: frozenset[str] = frozenset(
     [
         "checkin.question",
         "checkin.question_with_context",
+        "checkin.when_morning",
+        "checkin.when_afternoon",
+        "checkin.when_evening",
         "checkin.helped",
         "checkin.partly",
         "checkin.no",

@@ -28,6 +28,7 @@ class FlowState:
     tool: str
     context: str = ""
     k: int = 5
+    moment: str = "afternoon"  # morning | afternoon | evening, in the person's time
     memory: dict[str, str] = field(default_factory=dict)
 
     def token(self, step: str | None = None) -> str:
@@ -134,7 +135,7 @@ def question(state: FlowState, w: Wording) -> Reply:
         text = (
             w("checkin.question_with_context", tool=tool, context=state.context)
             if state.context
-            else w("checkin.question", tool=tool)
+            else w("checkin.question", tool=tool, when=w(f"checkin.when_{state.moment}"))
         )
         options = tuple(Option(value, w(f"checkin.{value}")) for value in OUTCOMES)
         return Choices(text=text, token=state.token(), options=options)
@@ -158,6 +159,13 @@ def question(state: FlowState, w: Wording) -> Reply:
         "change": lambda: _text_request(state, w, w("day30.change_question")),
     }
     return askers[state.step]()
+
+
+def part_of_day(hour: int) -> str:
+    """The words for when the person used the tool: morning, afternoon or evening."""
+    if hour < 12:
+        return "morning"
+    return "afternoon" if hour < 18 else "evening"
 
 
 def start(state: FlowState, w: Wording) -> tuple[Reply, ...]:
