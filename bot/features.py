@@ -10,4 +10,6 @@ if TYPE_CHECKING:
 
 def install_features(runtime: Runtime) -> None:
     """Register the commands and jobs that features add to the engine."""
-    del runtime  # digests, trends and updates register here
+    from bot.digest.commands import install as install_digest_commands
+
+    install_digest_commands(runtime)

@@ -1,0 +1,1 @@
+"""Weekly digests, trend summaries and "you said, we did" updates."""

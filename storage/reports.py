@@ -1,0 +1,440 @@
+"""SQL aggregation for digests and trends: counts per week, cohort and category, never row by row.
+
+Week boundaries are computed in Python (a programme's ISO weeks in its own time
+zone) and passed in as UTC ranges, so the same statements run on SQLite and
+PostgreSQL without dialect-specific date functions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Executable, and_, case, distinct, false, func, literal, true
+from sqlalchemy import select as select_columns
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.models import (
+    Answer,
+    CheckIn,
+    Cohort,
+    Day30Response,
+    Note,
+    OutboxMessage,
+    Override,
+    Person,
+    ThemeUpdate,
+    Workaround,
+)
+
+OUTCOME_COLUMNS = ("helped", "partly", "no", "not_used", "not_now")
+
+
+@dataclass(frozen=True)
+class Window:
+    """A half-open UTC time range [start, end)."""
+
+    start: datetime
+    end: datetime
+
+
+@dataclass(frozen=True)
+class OutcomeCounts:
+    """Check-ins asked and answered in one week (for one cohort, a set of them, or all).
+
+    `respondents` counts distinct people who gave an answer other than *Not now*:
+    the people whose answers the rates are made of, and the number the anonymity
+    threshold is compared with.
+    """
+
+    sent: int = 0
+    answered: int = 0
+    helped: int = 0
+    partly: int = 0
+    no: int = 0
+    not_used: int = 0
+    not_now: int = 0
+    respondents: int = 0
+
+
+@dataclass(frozen=True)
+class CategoryCount:
+    """How often a fixed answer (a workaround kind, an override or not-used reason) came up."""
+
+    family: str  # workaround | override | not_used
+    category: str
+    mentions: int
+    contributors: int
+
+
+@dataclass(frozen=True)
+class FreeText:
+    """Words someone wrote, to be grouped into themes and quoted anonymously."""
+
+    family: str  # workaround | override | not_used
+    category: str  # the fixed category it came with ("other" for notes)
+    person_id: int
+    text: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Day30Counts:
+    """Day-30 answers by feeling, and how many people gave them."""
+
+    very: int = 0
+    somewhat: int = 0
+    not_disappointed: int = 0
+    dont_use: int = 0
+    people: int = 0
+
+    @property
+    def answers(self) -> int:
+        """All day-30 answers."""
+        return self.very + self.somewhat + self.not_disappointed + self.dont_use
+
+
+async def _rows(session: AsyncSession, statement: Executable) -> list[tuple[Any, ...]]:
+    # Aggregates run on the session's connection (same transaction): sqlmodel's
+    # typed select() stops at four columns and is made for whole-model queries.
+    connection = await session.connection()
+    return [tuple(row) for row in (await connection.execute(statement)).all()]
+
+
+def _week_index(column: Any, weeks: Sequence[Window]) -> Any:
+    return case(
+        *[
+            (and_(column >= week.start, column < week.end), index)
+            for index, week in enumerate(weeks)
+        ],
+        else_=-1,
+    )
+
+
+def _in_cohorts(column: Any, cohorts: Sequence[str] | None) -> Any:
+    return true() if cohorts is None else col(column).in_(list(cohorts)) if cohorts else false()
+
+
+async def outcome_counts(
+    session: AsyncSession,
+    programme_id: str,
+    weeks: Sequence[Window],
+    *,
+    cohorts: Sequence[str] | None = None,
+    by_cohort: bool = False,
+) -> dict[tuple[int, str], OutcomeCounts]:
+    """Count check-ins asked and answered, per week (and per cohort when asked).
+
+    A check-in belongs to the week it was asked in (sent, or answered when the
+    send time was never recorded); its answer counts in that week too, so a rate
+    never exceeds 100%.
+
+    Args:
+        session: an open session.
+        programme_id: the programme.
+        weeks: the weeks to count, as UTC ranges.
+        cohorts: only these cohorts (None: all of the programme's).
+        by_cohort: one row per (week, cohort) instead of per week.
+
+    Returns:
+        Counts keyed by (index into `weeks`, cohort id or "" when not by cohort).
+    """
+    if not weeks:
+        return {}
+    asked_at = func.coalesce(col(CheckIn.sent_at), col(CheckIn.answered_at))
+    low, high = min(week.start for week in weeks), max(week.end for week in weeks)
+    rows = (
+        select_columns(
+            _week_index(asked_at, weeks).label("week"),
+            (col(CheckIn.cohort_id) if by_cohort else literal("")).label("cohort"),
+            col(CheckIn.id).label("checkin_id"),
+            col(Answer.outcome).label("outcome"),
+            col(Answer.person_id).label("person_id"),
+        )
+        .select_from(CheckIn)
+        .outerjoin(Answer, col(Answer.checkin_id) == col(CheckIn.id))
+        .where(
+            col(CheckIn.programme_id) == programme_id,
+            col(CheckIn.kind) != "day30",
+            asked_at >= low,
+            asked_at < high,
+            _in_cohorts(CheckIn.cohort_id, cohorts),
+        )
+        .subquery()
+    )
+    # Grouping on the subquery's column: PostgreSQL will not match a CASE repeated
+    # in SELECT and GROUP BY when each copy carries its own bound parameters.
+    outcome_sums = [
+        func.sum(case((rows.c.outcome == outcome, 1), else_=0)) for outcome in OUTCOME_COLUMNS
+    ]
+    respondents = func.count(
+        distinct(case((rows.c.outcome != "not_now", rows.c.person_id), else_=None))
+    )
+    statement = (
+        select_columns(
+            rows.c.week,
+            rows.c.cohort,
+            func.count(rows.c.checkin_id),
+            func.count(rows.c.outcome),
+            *outcome_sums,
+            respondents,
+        )
+        .where(rows.c.week >= 0)
+        .group_by(rows.c.week, rows.c.cohort)
+    )
+    result: dict[tuple[int, str], OutcomeCounts] = {}
+    for week, cohort, sent, answered, *outcomes, people in await _rows(session, statement):
+        helped, partly, no, not_used, not_now = (int(value or 0) for value in outcomes)
+        result[(int(week), str(cohort))] = OutcomeCounts(
+            sent=int(sent),
+            answered=int(answered),
+            helped=helped,
+            partly=partly,
+            no=no,
+            not_used=not_used,
+            not_now=not_now,
+            respondents=int(people),
+        )
+    return result
+
+
+def _checkin_scope(programme_id: str, cohorts: Sequence[str] | None) -> list[Any]:
+    return [col(CheckIn.programme_id) == programme_id, _in_cohorts(CheckIn.cohort_id, cohorts)]
+
+
+async def category_counts(
+    session: AsyncSession, programme_id: str, window: Window, cohorts: Sequence[str] | None = None
+) -> list[CategoryCount]:
+    """Workaround kinds, override reasons and not-used reasons, with distinct contributors.
+
+    Free-text-only answers ("other" with nothing chosen) are left to the theme
+    grouping, which reads their words.
+    """
+    scope = _checkin_scope(programme_id, cohorts)
+    sources: list[tuple[str, Any, Any, Any, list[Any]]] = [
+        (
+            "workaround",
+            Workaround,
+            col(Workaround.kind),
+            col(Workaround.created_at),
+            [],
+        ),
+        (
+            "override",
+            Override,
+            col(Override.reason),
+            col(Override.created_at),
+            [col(Override.overridden).is_(True), col(Override.reason) != ""],
+        ),
+        (
+            "not_used",
+            Answer,
+            col(Answer.not_used_reason),
+            col(Answer.answered_at),
+            [col(Answer.outcome) == "not_used", col(Answer.not_used_reason) != ""],
+        ),
+    ]
+    counts: list[CategoryCount] = []
+    for family, model, category, created, extra in sources:
+        statement = (
+            select_columns(category, func.count(), func.count(distinct(model.person_id)))
+            .select_from(model)
+            .join(CheckIn, col(CheckIn.id) == model.checkin_id)
+            .where(created >= window.start, created < window.end, *scope, *extra)
+            .group_by(category)
+        )
+        for name, mentions, people in await _rows(session, statement):
+            counts.append(CategoryCount(family, str(name), int(mentions), int(people)))
+    return counts
+
+
+async def category_contributors(
+    session: AsyncSession,
+    programme_id: str,
+    window: Window,
+    family: str,
+    category: str,
+    cohorts: Sequence[str] | None = None,
+) -> list[int]:
+    """The distinct people who gave one fixed answer in the window (to tell them of an update)."""
+    scope = _checkin_scope(programme_id, cohorts)
+    columns: dict[str, tuple[Any, Any, list[Any]]] = {
+        "workaround": (
+            Workaround,
+            col(Workaround.created_at),
+            [col(Workaround.kind) == category],
+        ),
+        "override": (
+            Override,
+            col(Override.created_at),
+            [col(Override.overridden).is_(True), col(Override.reason) == category],
+        ),
+        "not_used": (
+            Answer,
+            col(Answer.answered_at),
+            [col(Answer.outcome) == "not_used", col(Answer.not_used_reason) == category],
+        ),
+    }
+    model, created, extra = columns[family]
+    statement = (
+        select_columns(model.person_id)
+        .distinct()
+        .select_from(model)
+        .join(CheckIn, col(CheckIn.id) == model.checkin_id)
+        .where(created >= window.start, created < window.end, *scope, *extra)
+        .order_by(model.person_id)
+    )
+    return [int(row[0]) for row in await _rows(session, statement)]
+
+
+async def free_texts(
+    session: AsyncSession,
+    programme_id: str,
+    window: Window,
+    cohorts: Sequence[str] | None = None,
+    limit: int = 1000,
+) -> list[FreeText]:
+    """What people wrote in the window: workaround, override and not-used words, and notes.
+
+    Only the written words are read (at most `limit` of the most recent per
+    source), because grouping them into themes needs the text itself.
+    """
+    scope = _checkin_scope(programme_id, cohorts)
+    sources: list[tuple[str, Any, Any, Any, Any, list[Any]]] = [
+        (
+            "workaround",
+            Workaround,
+            col(Workaround.kind),
+            col(Workaround.text),
+            col(Workaround.created_at),
+            [],
+        ),
+        (
+            "override",
+            Override,
+            col(Override.reason),
+            col(Override.text),
+            col(Override.created_at),
+            [col(Override.overridden).is_(True)],
+        ),
+        (
+            "not_used",
+            Answer,
+            col(Answer.not_used_reason),
+            col(Answer.not_used_text),
+            col(Answer.answered_at),
+            [col(Answer.outcome) == "not_used"],
+        ),
+    ]
+    found: list[FreeText] = []
+    for family, model, category, text, created, extra in sources:
+        statement = (
+            select_columns(category, model.person_id, text, created)
+            .select_from(model)
+            .join(CheckIn, col(CheckIn.id) == model.checkin_id)
+            .where(created >= window.start, created < window.end, text != "", *scope, *extra)
+            .order_by(created.desc(), model.id.desc())
+            .limit(limit)
+        )
+        for name, person_id, words, moment in await _rows(session, statement):
+            found.append(FreeText(family, str(name) or "other", int(person_id), words, moment))
+    # Notes carry no check-in: the person's cohort places them in a programme.
+    notes = (
+        select_columns(col(Note.kind), col(Note.person_id), col(Note.text), col(Note.created_at))
+        .select_from(Note)
+        .join(Person, col(Person.id) == col(Note.person_id))
+        .join(Cohort, col(Cohort.id) == col(Person.cohort_id))
+        .where(
+            col(Cohort.programme_id) == programme_id,
+            _in_cohorts(Person.cohort_id, cohorts),
+            col(Note.kind).in_(["workaround", "override"]),
+            col(Note.created_at) >= window.start,
+            col(Note.created_at) < window.end,
+        )
+        .order_by(col(Note.created_at).desc(), col(Note.id).desc())
+        .limit(limit)
+    )
+    for kind, person_id, words, moment in await _rows(session, notes):
+        found.append(FreeText(kind, "other", int(person_id), words, moment))
+    return found
+
+
+async def day30_counts(
+    session: AsyncSession, programme_id: str, until: datetime, cohorts: Sequence[str] | None = None
+) -> Day30Counts:
+    """Every day-30 answer given before `until`, by feeling."""
+    scope = [col(Day30Response.created_at) < until, *_checkin_scope(programme_id, cohorts)]
+    by_feeling = select_columns(col(Day30Response.feeling), func.count()).select_from(Day30Response)
+    people = select_columns(func.count(distinct(col(Day30Response.person_id)))).select_from(
+        Day30Response
+    )
+    joined = col(CheckIn.id) == col(Day30Response.checkin_id)
+    counts = {
+        str(feeling): int(count)
+        for feeling, count in await _rows(
+            session,
+            by_feeling.join(CheckIn, joined).where(*scope).group_by(col(Day30Response.feeling)),
+        )
+    }
+    (total,) = (await _rows(session, people.join(CheckIn, joined).where(*scope)))[0]
+    return Day30Counts(
+        very=counts.get("very", 0),
+        somewhat=counts.get("somewhat", 0),
+        not_disappointed=counts.get("not", 0),
+        dont_use=counts.get("dont_use", 0),
+        people=int(total),
+    )
+
+
+async def add_theme_update(
+    session: AsyncSession,
+    programme_id: str,
+    theme: str,
+    message: str,
+    author_person_id: int | None,
+    now: datetime,
+) -> ThemeUpdate:
+    """Store a "you said, we did" update."""
+    update = ThemeUpdate(
+        programme_id=programme_id,
+        theme=theme,
+        message=message,
+        author_person_id=author_person_id,
+        created_at=now,
+    )
+    session.add(update)
+    await session.flush()
+    return update
+
+
+async def theme_updates(
+    session: AsyncSession, programme_id: str, window: Window
+) -> list[ThemeUpdate]:
+    """The updates posted on a programme's themes in the window, oldest first."""
+    statement = (
+        select(ThemeUpdate)
+        .where(
+            col(ThemeUpdate.programme_id) == programme_id,
+            col(ThemeUpdate.created_at) >= window.start,
+            col(ThemeUpdate.created_at) < window.end,
+        )
+        .order_by(col(ThemeUpdate.created_at), col(ThemeUpdate.id))
+    )
+    return list((await session.exec(statement)).all())
+
+
+async def is_queued(session: AsyncSession, dedupe_key: str) -> bool:
+    """True when an outbox message with this dedupe key exists (a digest already queued)."""
+    statement = select(func.count()).where(col(OutboxMessage.dedupe_key) == dedupe_key)
+    return bool((await session.exec(statement)).one())
+
+
+async def people_by_id(session: AsyncSession, person_ids: Sequence[int]) -> list[Person]:
+    """The stored people among `person_ids` (forgotten ones are simply absent)."""
+    if not person_ids:
+        return []
+    statement = select(Person).where(col(Person.id).in_(list(person_ids))).order_by(col(Person.id))
+    return list((await session.exec(statement)).all())
