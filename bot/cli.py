@@ -35,7 +35,7 @@ async def _serve(args: argparse.Namespace, settings: Settings) -> int:
     from bot.runtime import build_runtime
 
     runtime = await build_runtime(settings)
-    app = build_app(runtime)
+    app = build_app(runtime, run_jobs=True)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port)
@@ -140,6 +140,33 @@ async def _checkin_send(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+async def _digest(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.digest.cli import run_digest
+    from bot.runtime import build_runtime
+
+    runtime = await build_runtime(settings)
+    try:
+        return await run_digest(runtime, args, sys.stdout)
+    finally:
+        await runtime.close()
+
+
+async def _apikey_new(args: argparse.Namespace, settings: Settings) -> int:
+    from adapters.usage.keys import key_sha256, new_key
+    from bot.runtime import load_checked
+
+    _path, config, _wording = load_checked(settings)
+    if args.programme not in config.programmes:
+        known = ", ".join(sorted(config.programmes)) or "none"
+        print(f"there is no programme {args.programme!r} (known: {known})", file=sys.stderr)
+        return 2
+    key = new_key()
+    print(f"API key for programme {args.programme} (shown once; give it to the tool):\n  {key}")
+    print(f"Put its hash in the config file, under [programmes.{args.programme}]:")
+    print(f'  api_key_sha256 = "{key_sha256(key)}"')
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser, with help for every command."""
     parser = argparse.ArgumentParser(
@@ -189,6 +216,23 @@ def build_parser() -> argparse.ArgumentParser:
         help="regular check-in or the day-30 question (default: scheduled)",
     )
     send.set_defaults(handler=_checkin_send)
+
+    apikey = commands.add_parser("apikey", help="API keys for the usage API").add_subparsers(
+        dest="apikey_command", required=True, metavar="ACTION"
+    )
+    new = apikey.add_parser("new", help="make a programme's key and print the hash to configure")
+    new.add_argument("--programme", required=True, help="programme id from the config file")
+    new.set_defaults(handler=_apikey_new)
+
+    digest = commands.add_parser("digest", help="a programme's or cohort's weekly digest")
+    digest.add_argument("--programme", required=True, help="programme id from the config file")
+    digest.add_argument("--cohort", help="only this cohort of the programme")
+    digest.add_argument("--week", help="ISO week, e.g. 2026-W47 (default: the last complete one)")
+    digest.add_argument(
+        "--format", choices=("text", "markdown", "json", "png"), default="text", help="output"
+    )
+    digest.add_argument("--out", help="write to this file instead of standard output")
+    digest.set_defaults(handler=_digest)
     return parser
 
 
