@@ -35,7 +35,9 @@ async def healthz(request: web.Request) -> web.Response:
 
 def platform_mounts() -> list[Mount]:
     """The platform adapters that can be mounted (each decides if it is configured)."""
-    return []
+    from adapters.slack.mount import mount_slack
+
+    return [mount_slack]
 
 
 def build_app(runtime: Runtime, mounts: list[Mount] | None = None) -> web.Application:

@@ -1,0 +1,396 @@
+"""Sending to Slack: posting rendered replies, replacing answered ones, and the outbox sender."""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import ClientError
+from slack_sdk.errors import SlackApiError, SlackRequestError
+from slack_sdk.http_retry.async_handler import AsyncRetryHandler
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+    AsyncServerErrorRetryHandler,
+)
+from slack_sdk.http_retry.request import HttpRequest
+from slack_sdk.http_retry.response import HttpResponse
+from slack_sdk.http_retry.state import RetryState
+from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.webhook.async_client import AsyncWebhookClient
+
+from adapters.slack.blocks import (
+    Block,
+    FormRequest,
+    SlackFile,
+    SlackMessage,
+    answered_blocks,
+    fit,
+    form_request,
+    form_view,
+    render,
+)
+from adapters.slack.inbound import Clicked, Where, metadata_of
+from bot.delivery import Outbound, RetryLater, Undeliverable
+from bot.replies import Answered, Reply, TextRequest
+from bot.wording import Wording
+
+logger = logging.getLogger(__name__)
+
+PLATFORM = "slack"
+# Slack asks for a pause with Retry-After; short ones are waited out in place, longer
+# ones go back to the outbox (RetryLater) so one person's send never blocks the rest.
+MAX_INLINE_WAIT_SECONDS = 5.0
+INDEX_SIZE = 5000
+
+_TRANSIENT = frozenset(
+    {
+        "ratelimited",
+        "fatal_error",
+        "internal_error",
+        "service_unavailable",
+        "request_timeout",
+        "team_added_to_org",
+    }
+)
+# Retrying cannot help until an admin fixes the app (token, scopes): retry slowly.
+_MISCONFIGURED = frozenset(
+    {
+        "invalid_auth",
+        "not_authed",
+        "token_revoked",
+        "token_expired",
+        "missing_scope",
+        "not_allowed_token_type",
+        "no_permission",
+    }
+)
+MISCONFIGURED_RETRY_SECONDS = 600.0
+_PERSON_UNREACHABLE = frozenset(
+    {
+        "account_inactive",
+        "user_not_found",
+        "user_disabled",
+        "user_not_visible",
+        "cannot_dm_bot",
+        "invalid_user_combination",
+    }
+)
+_CHANNEL_UNREACHABLE = frozenset(
+    {"channel_not_found", "not_in_channel", "is_archived", "restricted_action"}
+)
+
+
+def _header(headers: Mapping[str, Any], name: str) -> str:
+    for key, value in headers.items():
+        if key.lower() == name.lower():
+            return str(value[0] if isinstance(value, list) else value)
+    return ""
+
+
+def _retry_after(headers: Mapping[str, Any]) -> float | None:
+    try:
+        return float(_header(headers, "Retry-After"))
+    except ValueError:
+        return None
+
+
+class BriefRateLimitRetryHandler(AsyncRateLimitErrorRetryHandler):
+    """Waits out a 429 in place only when Slack's Retry-After is short."""
+
+    def __init__(self, max_retry_count: int = 1, max_wait: float = MAX_INLINE_WAIT_SECONDS):
+        super().__init__(max_retry_count=max_retry_count)
+        self.max_wait = max_wait
+
+    async def _can_retry_async(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        if response is None or response.status_code != 429:
+            return False
+        after = _retry_after(response.headers)
+        return after is None or after <= self.max_wait
+
+
+def retry_handlers() -> list[AsyncRetryHandler]:
+    """slack_sdk's retries: connection errors, short rate limits, one retry of a 5xx."""
+    return [
+        AsyncConnectionErrorRetryHandler(max_retry_count=2),
+        BriefRateLimitRetryHandler(max_retry_count=1),
+        AsyncServerErrorRetryHandler(max_retry_count=1),
+    ]
+
+
+def classify(error: Exception, to_person: bool) -> RetryLater | Undeliverable:
+    """Map a failed Slack call to the outbox's retry-or-give-up exceptions.
+
+    Args:
+        error: what slack_sdk or aiohttp raised.
+        to_person: True when the message was for a person (a DM), False for a channel.
+
+    Returns:
+        RetryLater for rate limits, 5xx, connection problems and a misconfigured app;
+        Undeliverable for people and channels that cannot be reached and for messages
+        Slack rejects.
+    """
+    if not isinstance(error, SlackApiError):
+        return RetryLater(f"connection: {type(error).__name__}: {error}")
+    response = error.response
+    code = str(response.get("error") or "") if isinstance(response.data, dict) else ""
+    status = int(response.status_code or 0)
+    if status == 429 or code == "ratelimited":
+        return RetryLater("ratelimited", after=_retry_after(response.headers or {}) or 1.0)
+    if status >= 500 or code in _TRANSIENT:
+        return RetryLater(code or f"http {status}")
+    if code in _MISCONFIGURED:
+        logger.error("Slack refused the app's token or scopes: %s", code)
+        return RetryLater(code, after=MISCONFIGURED_RETRY_SECONDS)
+    if code in _PERSON_UNREACHABLE:
+        return Undeliverable(code, person_unreachable=to_person)
+    if code in _CHANNEL_UNREACHABLE:
+        return Undeliverable(code, person_unreachable=to_person)
+    return Undeliverable(code or f"http {status}")
+
+
+@dataclass(frozen=True)
+class Posted:
+    """A message lastmile posted that carries a token, and its blocks as sent."""
+
+    channel: str
+    ts: str
+    blocks: list[Block]
+
+
+class MessageIndex:
+    """Where recent token-carrying messages were posted, so an answer can replace them.
+
+    Clicks carry their message; this covers answers typed in the DM or sent from a
+    modal. Bounded, and per process: after a restart the record is posted anew.
+    """
+
+    def __init__(self, size: int = INDEX_SIZE) -> None:
+        self._size = size
+        self._posted: OrderedDict[str, Posted] = OrderedDict()
+
+    def remember(self, token: str, posted: Posted) -> None:
+        """Keep where the message carrying `token` is."""
+        self._posted[token] = posted
+        self._posted.move_to_end(token)
+        while len(self._posted) > self._size:
+            self._posted.popitem(last=False)
+
+    def take(self, token: str) -> Posted | None:
+        """Where the message carrying `token` is, forgetting it (it is answered)."""
+        return self._posted.pop(token, None)
+
+
+class PartlyPosted(Exception):
+    """Some messages went out before a failure; sending them all again would repeat them."""
+
+    def __init__(self, posted: list[dict[str, str]], error: Exception) -> None:
+        super().__init__(f"{len(posted)} message(s) posted before: {error}")
+        self.posted = posted
+        self.error = error
+
+
+class SlackPoster:
+    """Posts rendered replies to a person or channel and updates answered messages."""
+
+    def __init__(
+        self, client: AsyncWebClient, wording: Wording, index: MessageIndex | None = None
+    ) -> None:
+        self.client = client
+        self.wording = wording
+        self.index = index or MessageIndex()
+        self._dm_channels: dict[str, str] = {}
+
+    async def dm_channel(self, user_id: str) -> str:
+        """The DM channel between the bot and a person (conversations.open)."""
+        if user_id not in self._dm_channels:
+            opened = await self.client.conversations_open(users=user_id)
+            self._dm_channels[user_id] = str(opened["channel"]["id"])
+        return self._dm_channels[user_id]
+
+    async def post(
+        self,
+        where: Where,
+        replies: Sequence[Reply],
+        *,
+        clicked: Clicked | None = None,
+        trigger_id: str = "",
+        opens_form: bool = False,
+    ) -> list[dict[str, str]]:
+        """Send the engine's replies.
+
+        Args:
+            where: the person and the place to answer.
+            replies: what the engine said.
+            clicked: the message a click came from (replaced when answered).
+            trigger_id: the click's trigger, to open a modal.
+            opens_form: the click was a free-text option: open the text step as a modal.
+
+        Returns:
+            References ({"channel", "ts"} or {"response_url"}) of the posted messages.
+
+        Raises:
+            PartlyPosted: when a failure follows messages already posted.
+        """
+        posted: list[dict[str, str]] = []
+        try:
+            for reply in replies:
+                if isinstance(reply, Answered):
+                    await self._replace(where, reply, clicked)
+                    continue
+                if isinstance(reply, TextRequest) and opens_form and trigger_id:
+                    await self.open_form(trigger_id, form_request(reply), where)
+                    trigger_id = ""  # a trigger opens one view
+                for item in render(reply, self.wording):
+                    if isinstance(item, SlackFile):
+                        await self._upload(where, item)
+                    else:
+                        posted.append(await self._send(where, item))
+        except Exception as error:
+            if posted:
+                raise PartlyPosted(posted, error) from error
+            raise
+        return posted
+
+    async def open_form(self, trigger_id: str, form: FormRequest, where: Where) -> None:
+        """Open the free-text modal; a click's trigger lasts three seconds."""
+        view = form_view(form, self.wording, metadata_of(where, form.token))
+        try:
+            await self.client.views_open(trigger_id=trigger_id, view=view)
+        except SlackApiError as error:
+            # The message with its "Write it…" button stays, and typing in the DM works too.
+            logger.warning("views.open failed: %s", error.response.get("error"))
+
+    async def publish_home(self, user_id: str, view: Block) -> None:
+        """Publish a person's App Home tab."""
+        await self.client.views_publish(user_id=user_id, view=view)
+
+    async def _send(self, where: Where, message: SlackMessage) -> dict[str, str]:
+        if where.response_url:
+            await self._respond(where.response_url, text=message.text, blocks=message.blocks)
+            return {"response_url": where.response_url}
+        channel = where.channel or await self.dm_channel(where.user_id)
+        response = await self.client.chat_postMessage(
+            channel=channel,
+            text=message.text,
+            blocks=message.blocks,
+            unfurl_links=False,
+            unfurl_media=False,
+        )
+        ref = {"channel": str(response["channel"]), "ts": str(response["ts"])}
+        if message.token:
+            self.index.remember(message.token, Posted(ref["channel"], ref["ts"], message.blocks))
+        return ref
+
+    async def _upload(self, where: Where, file: SlackFile) -> None:
+        # Ephemeral answers (a slash command in a channel) must not put a chart in the
+        # channel for everyone: the picture goes to the person's DM instead.
+        channel = where.channel if where.channel and not where.response_url else ""
+        channel = channel or await self.dm_channel(where.user_id)
+        await self.client.files_upload_v2(
+            channel=channel,
+            content=file.png,
+            filename=f"{file.title or 'chart'}.png",
+            title=file.title,
+            alt_txt=file.alt_text,
+        )
+
+    async def _replace(self, where: Where, answered: Answered, clicked: Clicked | None) -> None:
+        text = fit(answered.summary, 3000)
+        if clicked is not None and clicked.token == answered.token:
+            blocks = answered_blocks(clicked.blocks, answered.summary)
+            self.index.take(answered.token)
+            if clicked.ephemeral:
+                await self._respond(
+                    clicked.response_url, text=text, blocks=blocks, replace_original=True
+                )
+            else:
+                await self.client.chat_update(
+                    channel=clicked.channel, ts=clicked.ts, text=text, blocks=blocks
+                )
+            return
+        known = self.index.take(answered.token)
+        if known is not None:
+            blocks = answered_blocks(known.blocks, answered.summary)
+            await self.client.chat_update(
+                channel=known.channel, ts=known.ts, text=text, blocks=blocks
+            )
+            return
+        for item in render(answered, self.wording):
+            if isinstance(item, SlackMessage):
+                await self._send(where, item)
+
+    async def _respond(
+        self,
+        url: str,
+        *,
+        text: str,
+        blocks: list[Block],
+        replace_original: bool = False,
+    ) -> None:
+        webhook = AsyncWebhookClient(url, retry_handlers=retry_handlers())
+        response = await webhook.send(
+            text=text,
+            blocks=blocks,
+            response_type="ephemeral",
+            replace_original=replace_original,
+        )
+        if response.status_code != 200:
+            logger.warning("response_url answered %s: %s", response.status_code, response.body)
+
+
+class SlackSender:
+    """The outbox's Slack sender: a DM to a person, or a post to a channel."""
+
+    platform = PLATFORM
+
+    def __init__(self, poster: SlackPoster) -> None:
+        self.poster = poster
+
+    async def deliver(self, message: Outbound) -> dict[str, Any]:
+        """Send one outbox message.
+
+        Returns:
+            The first posted message's {"channel", "ts"}: for a check-in, the question
+            a reminder or expiry can later update.
+
+        Raises:
+            RetryLater: rate limits, 5xx, connection errors.
+            Undeliverable: a person or channel that cannot be reached, a rejected message.
+        """
+        to_person = message.recipient is not None
+        try:
+            where = await self._where(message)
+            posted = await self.poster.post(where, message.replies)
+        except PartlyPosted as partly:
+            # Sending it all again would repeat what went out; keep what arrived.
+            logger.warning(
+                "outbox message %s partly sent: %s",
+                message.message_id,
+                partly.error,
+                extra={"message_id": message.message_id},
+            )
+            posted = partly.posted
+        except (TimeoutError, SlackApiError, SlackRequestError, ClientError) as error:
+            raise classify(error, to_person) from error
+        return posted[0] if posted else {}
+
+    async def _where(self, message: Outbound) -> Where:
+        recipient = message.recipient
+        if recipient is not None:
+            channel = await self.poster.dm_channel(recipient.user_id)
+            return Where(recipient.user_id, recipient.workspace_id, channel=channel)
+        platform, _, channel = message.destination.partition(":")
+        if platform != PLATFORM or not channel:
+            raise Undeliverable(f"not a Slack destination: {message.destination!r}")
+        return Where("", "", channel=channel)

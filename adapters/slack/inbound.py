@@ -1,0 +1,331 @@
+"""Slack payloads → lastmile events: one small pure function per payload type, routed by tables."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from adapters.slack.blocks import (
+    ACTION_PREFIX,
+    ANSWER_BLOCK,
+    ANSWER_INPUT,
+    PROMPT_BLOCK,
+    Block,
+    FormRequest,
+    decode_value,
+)
+from bot.events import Actor, Address, ChoiceMade, Event, FormSubmitted, MessageReceived
+
+PLATFORM = "slack"
+MAX_EVENT_ID = 255
+
+Payload = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Where:
+    """Who is talking to the bot and where its replies go.
+
+    Replies go to `response_url` (ephemeral, for slash commands used in any channel)
+    when set, else to `channel`, else to the person's DM with the bot.
+    """
+
+    user_id: str
+    team_id: str
+    channel: str = ""
+    response_url: str = ""
+
+    def metadata(self) -> dict[str, str]:
+        """What a modal carries so its submission replies in the same place."""
+        return {"c": self.channel, "r": self.response_url}
+
+
+@dataclass(frozen=True)
+class Clicked:
+    """The message a button was clicked on, so it can be replaced once answered."""
+
+    channel: str
+    ts: str
+    token: str
+    blocks: list[Block] = field(default_factory=list)
+    ephemeral: bool = False
+    response_url: str = ""
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """One translated payload: the engine event (if any) and how to answer it."""
+
+    where: Where
+    event: Event | None = None
+    clicked: Clicked | None = None
+    trigger_id: str = ""
+    opens_form: bool = False
+    """A free-text option was clicked: the text step that follows opens as a modal."""
+    form: FormRequest | None = None
+    """A "Write it…" click: open this modal right away, nothing goes to the engine."""
+    show_home: bool = False
+    """Publish the person's App Home tab after handling."""
+
+
+def bare_actor(user_id: str, team_id: str) -> Actor:
+    """The actor as a payload names them (the profile is added from users.info later)."""
+    return Actor(platform=PLATFORM, user_id=user_id, workspace_id=team_id)
+
+
+def address(user_id: str, team_id: str, channel: str = "") -> Address:
+    """Where to reach the person later; only a DM channel (D…) is kept as theirs."""
+    data = {"team": team_id, "user": user_id}
+    if channel.startswith("D"):
+        data["channel"] = channel
+    return Address(platform=PLATFORM, data=data)
+
+
+def event_id(*parts: str) -> str:
+    """An event id within the 255 characters storage keeps (hashed when longer)."""
+    joined = ":".join(parts)
+    if len(joined) <= MAX_EVENT_ID:
+        return joined
+    return "sha256:" + hashlib.sha256(joined.encode()).hexdigest()
+
+
+def _team(body: Payload) -> str:
+    team = body.get("team")
+    if isinstance(team, dict):
+        return str(team.get("id") or "")
+    return str(body.get("team_id") or team or "")
+
+
+# -- Events API ---------------------------------------------------------------------------
+
+
+def _message(body: Payload, event: Payload) -> Inbound | None:
+    # Edits, deletions, joins and bot posts carry a subtype or a bot_id: not a person writing.
+    if event.get("subtype") or event.get("bot_id") or event.get("channel_type") != "im":
+        return None
+    user = str(event.get("user") or "")
+    if not user:
+        return None
+    team = str(event.get("team") or _team(body))
+    channel = str(event.get("channel") or "")
+    return Inbound(
+        where=Where(user, team, channel=channel),
+        event=MessageReceived(
+            actor=bare_actor(user, team),
+            address=address(user, team, channel),
+            text=str(event.get("text") or ""),
+            event_id=str(body.get("event_id") or ""),
+            raw=body,
+        ),
+    )
+
+
+def _home_opened(body: Payload, event: Payload) -> Inbound | None:
+    if event.get("tab") != "home":
+        return None
+    user = str(event.get("user") or "")
+    return Inbound(where=Where(user, _team(body), channel=""), show_home=bool(user))
+
+
+_EVENTS: dict[str, Callable[[Payload, Payload], Inbound | None]] = {
+    "message": _message,
+    "app_home_opened": _home_opened,
+}
+
+
+def from_event(body: Payload) -> Inbound | None:
+    """An Events API `event_callback` body; None for events lastmile ignores."""
+    event = body.get("event") or {}
+    route = _EVENTS.get(str(event.get("type")))
+    return route(body, event) if route else None
+
+
+# -- interactivity: block_actions ---------------------------------------------------------
+
+
+def _clicked(body: Payload, token: str) -> Clicked | None:
+    container = body.get("container") or {}
+    if container.get("type") != "message":
+        return None
+    message = body.get("message") or {}
+    blocks = message.get("blocks") if isinstance(message.get("blocks"), list) else []
+    return Clicked(
+        channel=str(container.get("channel_id") or ""),
+        ts=str(container.get("message_ts") or ""),
+        token=token,
+        blocks=list(blocks or []),
+        ephemeral=bool(container.get("is_ephemeral")),
+        response_url=str(body.get("response_url") or ""),
+    )
+
+
+def _where_clicked(body: Payload, user: str, team: str) -> Where:
+    container = body.get("container") or {}
+    channel = str(container.get("channel_id") or "")
+    response_url = str(body.get("response_url") or "") if container.get("is_ephemeral") else ""
+    return Where(user, team, channel=channel, response_url=response_url)
+
+
+def _click_id(body: Payload, action: Payload) -> str:
+    container = body.get("container") or {}
+    where = container.get("message_ts") or container.get("view_id") or ""
+    return event_id(
+        "action", str(where), str(action.get("action_id")), str(action.get("action_ts"))
+    )
+
+
+def _choice(body: Payload, action: Payload, user: str, team: str) -> Inbound | None:
+    value = decode_value(str(action.get("value") or ""))
+    token, choice = str(value.get("t") or ""), str(value.get("v") or "")
+    if not token or not choice:
+        return None
+    where = _where_clicked(body, user, team)
+    kind = str(action.get("action_id")).split(".")[1]
+    return Inbound(
+        where=where,
+        event=ChoiceMade(
+            actor=bare_actor(user, team),
+            address=address(user, team, where.channel),
+            token=token,
+            value=choice,
+            event_id=_click_id(body, action),
+            raw=body,
+        ),
+        clicked=_clicked(body, token),
+        trigger_id=str(body.get("trigger_id") or ""),
+        opens_form=kind == "form",
+    )
+
+
+def _prompt_block(body: Payload) -> Block | None:
+    # The prompt section as it was sent (already escaped), shown again in the modal.
+    message = body.get("message") or {}
+    for block in message.get("blocks") or []:
+        if isinstance(block, dict) and block.get("block_id") == PROMPT_BLOCK:
+            return block
+    return None
+
+
+def _write(body: Payload, action: Payload, user: str, team: str) -> Inbound | None:
+    value = decode_value(str(action.get("value") or ""))
+    token = str(value.get("t") or "")
+    if not token:
+        return None
+    form = FormRequest(
+        token=token,
+        prompt="",
+        label=str(value.get("l") or ""),
+        submit_label=str(value.get("s") or ""),
+        max_length=int(value.get("m") or 2000),
+        prompt_block=_prompt_block(body),
+    )
+    return Inbound(
+        where=_where_clicked(body, user, team),
+        trigger_id=str(body.get("trigger_id") or ""),
+        form=form,
+    )
+
+
+def _home(body: Payload, action: Payload, user: str, team: str) -> Inbound | None:
+    command = str(decode_value(str(action.get("value") or "")).get("c") or "")
+    if not command:
+        return None
+    return Inbound(
+        where=Where(user, team),
+        event=MessageReceived(
+            actor=bare_actor(user, team),
+            address=address(user, team),
+            text=command,
+            event_id=_click_id(body, action),
+            is_command=True,
+            raw=body,
+        ),
+        show_home=True,
+    )
+
+
+_ACTIONS: dict[str, Callable[[Payload, Payload, str, str], Inbound | None]] = {
+    "choice": _choice,
+    "form": _choice,
+    "write": _write,
+    "home": _home,
+}
+
+
+def from_action(body: Payload) -> Inbound | None:
+    """A `block_actions` payload (a button click); None when it is not one of lastmile's."""
+    clicked = body.get("actions") or []
+    if not clicked:
+        return None
+    action = clicked[0]
+    prefix, _, rest = str(action.get("action_id") or "").partition(".")
+    route = _ACTIONS.get(rest.split(".")[0]) if prefix == ACTION_PREFIX else None
+    user = str((body.get("user") or {}).get("id") or "")
+    if route is None or not user:
+        return None
+    return route(body, action, user, _team(body))
+
+
+# -- interactivity: view_submission -------------------------------------------------------
+
+
+def from_view(body: Payload) -> Inbound | None:
+    """A `view_submission` of the free-text modal."""
+    view = body.get("view") or {}
+    user = str((body.get("user") or {}).get("id") or "")
+    try:
+        metadata = json.loads(view.get("private_metadata") or "{}")
+    except ValueError:
+        return None
+    token = str(metadata.get("t") or "") if isinstance(metadata, dict) else ""
+    values = (view.get("state") or {}).get("values") or {}
+    text = ((values.get(ANSWER_BLOCK) or {}).get(ANSWER_INPUT) or {}).get("value")
+    if not user or not token or text is None:
+        return None
+    team = _team(body)
+    where = Where(
+        user, team, channel=str(metadata.get("c") or ""), response_url=str(metadata.get("r") or "")
+    )
+    return Inbound(
+        where=where,
+        event=FormSubmitted(
+            actor=bare_actor(user, team),
+            address=address(user, team, where.channel),
+            token=token,
+            text=str(text),
+            event_id=event_id("view", str(view.get("id")), str(view.get("hash"))),
+            raw=body,
+        ),
+    )
+
+
+# -- slash command ------------------------------------------------------------------------
+
+
+def from_command(body: Payload) -> Inbound | None:
+    """A `/lastmile …` slash command: the text is a command for the engine."""
+    user = str(body.get("user_id") or "")
+    if not user:
+        return None
+    team = str(body.get("team_id") or "")
+    channel = str(body.get("channel_id") or "")
+    text = str(body.get("text") or "").strip() or "help"
+    return Inbound(
+        where=Where(user, team, channel=channel, response_url=str(body.get("response_url") or "")),
+        event=MessageReceived(
+            actor=bare_actor(user, team),
+            address=address(user, team, channel),
+            text=text,
+            event_id=event_id("command", str(body.get("trigger_id") or "")),
+            is_command=True,
+            raw=body,
+        ),
+    )
+
+
+def metadata_of(where: Where, token: str) -> dict[str, str]:
+    """The modal's private metadata: the step token and where to reply."""
+    return {"t": token, **where.metadata()}
