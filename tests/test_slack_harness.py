@@ -1,0 +1,501 @@
+"""The Slack test harness (lastmile's own aiohttp app against FakeSlackApi), and mount tests."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import timedelta
+from itertools import count
+from pathlib import Path
+from typing import Any, Literal
+
+import pytest
+import yaml
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+from sqlalchemy import func
+from sqlmodel import SQLModel, select
+
+from adapters.server import PLATFORMS_KEY, build_app
+from adapters.slack.app import SlackAdapter
+from adapters.slack.mount import SLACK_ADAPTER_KEY
+from bot.checkin_runner import open_checkin
+from bot.config import Settings
+from bot.delivery import Outbound, Recipient, RetryLater, Undeliverable
+from bot.outgoing import queue_checkin
+from bot.replies import reply_from_dict
+from bot.runtime import Runtime, build_runtime
+from storage.checkins import set_checkin_status, set_message_ref
+from storage.outbox import claim_due, mark_delivered, mark_failed, mark_retry
+from storage.people import find_person, get_address, get_person
+from tests.conftest import FakeClock
+from tests.fakes.slack_api import FakeSlackApi, RecordedCall
+from tests.fakes.slack_signing import (
+    FIXTURES,
+    PILOT_USER_ID,
+    command_body,
+    event_body,
+    interactive_body,
+    load_fixture,
+    message_im_payload,
+    new_trigger_id,
+    new_ts,
+    signed_headers,
+    slash_command_payload,
+)
+
+SIGNING_SECRET = "lastmile-signing-secret-for-tests"
+CONFIG = FIXTURES / "lastmile.toml"
+MANIFEST = Path(__file__).resolve().parent.parent / "adapters" / "slack" / "manifest.yml"
+
+DANA = PILOT_USER_ID  # a worker in cohort north
+OTHER = "U0OTHER001"  # another worker in north
+LEAD = "U0LEAD0001"  # north's lead
+ERIN = "U0ERIN0001"  # in north by e-mail only (erin@example.com)
+
+Kind = Literal["events", "interactive", "commands"]
+_ENCODERS: dict[Kind, Callable[[Any], str]] = {
+    "events": event_body,
+    "interactive": interactive_body,
+    "commands": command_body,
+}
+_ENVELOPES = {"events": "events_api", "interactive": "interactive", "commands": "slash_commands"}
+
+
+@dataclass
+class Delivered:
+    """What Slack got back for one request: HTTP status and body, or the Socket Mode ack."""
+
+    status: int
+    body: Any
+
+
+class HttpTransport:
+    """Posts signed requests to /slack/events, as Slack's servers do."""
+
+    name = "http"
+
+    def __init__(self, client: TestClient[web.Request, web.Application]) -> None:
+        self.client = client
+
+    async def send(self, kind: Kind, payload: Any, *, retry: int = 0) -> Delivered:
+        body = _ENCODERS[kind](payload)
+        headers = signed_headers(SIGNING_SECRET, body)
+        if retry:
+            headers["X-Slack-Retry-Num"] = str(retry)
+            headers["X-Slack-Retry-Reason"] = "http_timeout"
+        return await self.post(body, headers)
+
+    async def post(self, body: str, headers: dict[str, str]) -> Delivered:
+        response = await self.client.post("/slack/events", data=body, headers=headers)
+        return Delivered(response.status, await response.text())
+
+
+class SocketTransport:
+    """Pushes envelopes over the fake Socket Mode connection and returns the app's ack."""
+
+    name = "socket"
+
+    def __init__(self, fake: FakeSlackApi) -> None:
+        self.fake = fake
+
+    async def send(self, kind: Kind, payload: Any, *, retry: int = 0) -> Delivered:
+        ack = await self.fake.socket_mode.push(
+            _ENVELOPES[kind],  # type: ignore[arg-type]
+            payload,
+            retry_attempt=retry,
+            retry_reason="timeout" if retry else "",
+        )
+        return Delivered(200, ack)
+
+
+Transport = HttpTransport | SocketTransport
+
+
+def slack_settings(database_url: str, fake: FakeSlackApi, *, http: bool, socket: bool) -> Settings:
+    """Settings with Slack pointed at the fake: HTTP, Socket Mode or both."""
+    return Settings(
+        database_url=database_url,
+        lastmile_config=CONFIG,
+        slack_bot_token=fake.bot_token,
+        slack_signing_secret=SIGNING_SECRET if http else None,
+        slack_app_token=fake.app_token if socket else None,
+        slack_api_url=fake.url,
+        microsoft_app_id=None,
+        _env_file=None,  # type: ignore[call-arg]
+    )
+
+
+def buttons(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every button in a message's blocks."""
+    return [
+        element
+        for block in blocks
+        if block.get("type") == "actions"
+        for element in block["elements"]
+        if element.get("type") == "button"
+    ]
+
+
+def button_for(blocks: list[dict[str, Any]], value: str) -> dict[str, Any]:
+    """The button whose value carries `value` (a choice) or whose action is `value`."""
+    for element in buttons(blocks):
+        data = json.loads(element["value"])
+        if data.get("v") == value or element["action_id"].endswith(f".{value}"):
+            return element
+    raise AssertionError(f"no button for {value!r} in {blocks}")
+
+
+def texts(value: Any) -> list[str]:
+    """Every string inside a JSON-like value."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [text for item in value.values() for text in texts(item)]
+    if isinstance(value, list):
+        return [text for item in value for text in texts(item)]
+    return []
+
+
+@dataclass
+class Harness:
+    """lastmile with Slack mounted, the fake Slack, and helpers to act as Slack users."""
+
+    fake: FakeSlackApi
+    runtime: Runtime
+    clock: FakeClock
+    app: web.Application
+    transport: Transport
+    _slots: count[int] = field(default_factory=lambda: count(1))
+
+    @property
+    def adapter(self) -> SlackAdapter:
+        return self.app[SLACK_ADAPTER_KEY]
+
+    async def send(self, kind: Kind, payload: Any, *, retry: int = 0) -> Delivered:
+        """Deliver a payload the way the transport does, then wait for its handling."""
+        delivered = await self.transport.send(kind, payload, retry=retry)
+        await self.adapter.settle()
+        return delivered
+
+    # -- payloads -----------------------------------------------------------------------
+
+    def click_payload(
+        self, message: RecordedCall, value: str, *, user: str = DANA
+    ) -> dict[str, Any]:
+        """block_actions for clicking a button of a message lastmile posted."""
+        blocks = message.params["blocks"]
+        element = button_for(blocks, value)
+        response = message.response or {}
+        payload: dict[str, Any] = load_fixture("block_actions.json")
+        payload["user"].update(id=user, username=f"user.{user.lower()}", name=user.lower())
+        channel, ts = str(response["channel"]), str(response["ts"])
+        payload["container"].update(message_ts=ts, channel_id=channel)
+        payload["channel"]["id"] = channel
+        payload["message"].update(ts=ts, text=message.params.get("text", ""), blocks=blocks)
+        payload["trigger_id"] = new_trigger_id()
+        payload["response_url"] = self.fake.response_url("actions")
+        payload["actions"] = [
+            {
+                "action_id": element["action_id"],
+                "block_id": "lastmile.options",
+                "text": element["text"],
+                "value": element["value"],
+                "type": "button",
+                "action_ts": new_ts(),
+            }
+        ]
+        return payload
+
+    async def click(self, message: RecordedCall, value: str, *, user: str = DANA) -> Delivered:
+        return await self.send("interactive", self.click_payload(message, value, user=user))
+
+    def ephemeral_click_payload(
+        self, blocks: list[dict[str, Any]], value: str, *, user: str = DANA
+    ) -> dict[str, Any]:
+        """block_actions for a button in an ephemeral (slash command) answer."""
+        element = button_for(blocks, value)
+        payload: dict[str, Any] = load_fixture("block_actions_ephemeral.json")
+        payload["user"]["id"] = user
+        payload["response_url"] = self.fake.response_url("actions")
+        payload["trigger_id"] = new_trigger_id()
+        payload["actions"][0].update(
+            action_id=element["action_id"], value=element["value"], action_ts=new_ts()
+        )
+        return payload
+
+    def home_click_payload(self, user: str, value: str) -> dict[str, Any]:
+        """block_actions for a button on the person's published App Home tab."""
+        view = self.fake.home_views[user]
+        element = button_for(view["blocks"], value)
+        payload: dict[str, Any] = load_fixture("block_actions_home.json")
+        payload["user"]["id"] = user
+        payload["container"]["view_id"] = view["id"]
+        payload["view"].update(id=view["id"], blocks=view["blocks"], hash=view["hash"])
+        payload["trigger_id"] = new_trigger_id()
+        payload["actions"][0].update(
+            action_id=element["action_id"], value=element["value"], action_ts=new_ts()
+        )
+        return payload
+
+    def submit_payload(self, view_id: str, text: str, *, user: str = DANA) -> dict[str, Any]:
+        """view_submission of an opened lastmile modal with `text` typed in."""
+        view = self.fake.views[view_id]
+        payload: dict[str, Any] = load_fixture("view_submission.json")
+        payload["user"]["id"] = user
+        payload["trigger_id"] = new_trigger_id()
+        payload["view"].update(
+            id=view["id"],
+            root_view_id=view["id"],
+            hash=view["hash"],
+            callback_id=view["callback_id"],
+            private_metadata=view["private_metadata"],
+            blocks=view["blocks"],
+            title=view["title"],
+            submit=view["submit"],
+            close=view["close"],
+            state={
+                "values": {
+                    "lastmile.answer": {
+                        "lastmile.text": {"type": "plain_text_input", "value": text}
+                    }
+                }
+            },
+        )
+        return payload
+
+    def command_payload(self, text: str, *, user: str = DANA) -> dict[str, str]:
+        return slash_command_payload(
+            text=text, user_id=user, response_url=self.fake.response_url("commands")
+        )
+
+    async def command(self, text: str, *, user: str = DANA) -> dict[str, Any]:
+        """Run `/lastmile text`; returns the ephemeral answer posted to its response_url."""
+        before = len(self.fake.calls("response_url"))
+        await self.send("commands", self.command_payload(text, user=user))
+        answers = self.fake.calls("response_url")[before:]
+        assert answers, f"/lastmile {text} got no answer"
+        return answers[-1].params
+
+    def dm_payload(self, text: str, *, user: str = DANA, event_id: str | None = None) -> Any:
+        return message_im_payload(
+            text=text, user=user, channel=self.fake.dm_channel_for(user), event_id=event_id
+        )
+
+    # -- outbound -----------------------------------------------------------------------
+
+    async def queue_checkin(self, user: str = DANA) -> int:
+        """Create and queue a check-in for a person, as `lastmile checkin send` does."""
+        now = self.runtime.clock()
+        async with self.runtime.db.session() as session:
+            person = await find_person(session, "slack", user)
+            assert person is not None
+            checkin = await open_checkin(
+                session,
+                person,
+                self.runtime.config,
+                kind="scheduled",
+                slot=f"test:{next(self._slots)}",
+                now=now,
+            )
+            assert checkin is not None and checkin.id is not None
+            await queue_checkin(
+                session, person, checkin, self.runtime.config, self.runtime.wording, now
+            )
+            return checkin.id
+
+    async def deliver_outbox(self) -> list[str]:
+        """The outbox delivery loop, reduced: claim due rows, send with the Slack sender.
+
+        Returns:
+            What happened to each row: "delivered", "retry" or "failed".
+        """
+        sender = self.runtime.senders["slack"]
+        now = self.runtime.clock()
+        outcomes: list[str] = []
+        async with self.runtime.db.session() as session:
+            rows = await claim_due(session, now, platforms=("slack",), lease=timedelta(minutes=5))
+            for row in rows:
+                assert row.id is not None
+                recipient = None
+                if row.person_id is not None:
+                    person = await get_person(session, row.person_id)
+                    assert person is not None and person.id is not None
+                    address = await get_address(session, person.id)
+                    recipient = Recipient(
+                        person_id=person.id,
+                        platform="slack",
+                        user_id=person.platform_user_id,
+                        workspace_id=person.workspace_id,
+                        address=address.data if address else {},
+                    )
+                outbound = Outbound(
+                    message_id=row.id,
+                    purpose=row.purpose,
+                    replies=tuple(reply_from_dict(item) for item in row.payload["replies"]),
+                    recipient=recipient,
+                    destination=row.destination,
+                    checkin_id=row.checkin_id,
+                )
+                try:
+                    ref = await sender.deliver(outbound)
+                except RetryLater as later:
+                    wait = timedelta(seconds=later.after or 60)
+                    await mark_retry(session, row.id, now + wait, str(later))
+                    outcomes.append("retry")
+                    continue
+                except Undeliverable as undeliverable:
+                    await mark_failed(session, row.id, str(undeliverable))
+                    outcomes.append("failed")
+                    continue
+                await mark_delivered(session, row.id, now)
+                if row.checkin_id is not None:
+                    await set_checkin_status(session, row.checkin_id, "sent", sent_at=now)
+                    await set_message_ref(session, row.checkin_id, ref)
+                outcomes.append("delivered")
+        return outcomes
+
+    async def checkin_message(self, user: str = DANA) -> RecordedCall:
+        """Queue and deliver a check-in; the chat.postMessage that carried it."""
+        await self.queue_checkin(user)
+        assert await self.deliver_outbox() == ["delivered"]
+        return self.fake.last_call("chat.postMessage")
+
+    # -- storage ------------------------------------------------------------------------
+
+    async def rows(self, model: type[SQLModel]) -> list[Any]:
+        async with self.runtime.db.session() as session:
+            return list((await session.exec(select(model))).all())
+
+    async def table_counts(self) -> dict[str, int]:
+        """How many rows every table holds (to show a request changed nothing)."""
+        counts: dict[str, int] = {}
+        async with self.runtime.db.session() as session:
+            for table in SQLModel.metadata.sorted_tables:
+                statement = select(func.count()).select_from(table)
+                counts[table.name] = int((await session.exec(statement)).one())
+        return counts
+
+    # -- reading the fake ---------------------------------------------------------------
+
+    def posts_to(self, user: str = DANA) -> list[RecordedCall]:
+        channel = self.fake.dm_channel_for(user)
+        return [c for c in self.fake.calls("chat.postMessage") if c.params["channel"] == channel]
+
+    def last_post(self, user: str = DANA) -> RecordedCall:
+        posts = self.posts_to(user)
+        assert posts, f"nothing was posted to {user}"
+        return posts[-1]
+
+
+def setup_users(fake: FakeSlackApi) -> None:
+    fake.set_user(DANA, tz="America/Chicago", email="dana@example.com", name="dana.frontline")
+    fake.set_user(OTHER, tz="Europe/London", email="omar@example.com")
+    fake.set_user(LEAD, tz="Europe/London", email="lena@example.com")
+    fake.set_user(ERIN, tz="Asia/Kolkata", email="erin@example.com", name="erin")
+
+
+@asynccontextmanager
+async def running(
+    database_url: str, clock: FakeClock, transport: str = "http"
+) -> AsyncIterator[Harness]:
+    """lastmile's web app with Slack over HTTP or Socket Mode, against a fresh fake Slack."""
+    async with FakeSlackApi() as fake:
+        setup_users(fake)
+        socket = transport == "socket"
+        settings = slack_settings(database_url, fake, http=not socket, socket=socket)
+        runtime = await build_runtime(settings, clock=clock)
+        try:
+            app = build_app(runtime)
+            async with TestClient(TestServer(app)) as client:
+                chosen: Transport = SocketTransport(fake) if socket else HttpTransport(client)
+                if socket:
+                    await fake.socket_mode.wait_connected()
+                yield Harness(fake, runtime, clock, app, chosen)
+        finally:
+            await runtime.close()
+
+
+# -- tests of the mount itself ------------------------------------------------------------
+
+
+async def test_slack_is_not_mounted_without_its_tokens(runtime: Runtime) -> None:
+    async with TestClient(TestServer(build_app(runtime))) as client:
+        health = await (await client.get("/healthz")).json()
+        events = await client.post("/slack/events", data="{}")
+
+    assert "slack" not in health["platforms"]
+    assert events.status in (404, 405)
+    assert "slack" not in runtime.senders
+
+
+async def test_bot_token_alone_mounts_nothing(
+    database_url: str, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with FakeSlackApi() as fake:
+        settings = slack_settings(database_url, fake, http=False, socket=False)
+        runtime = await build_runtime(settings, clock=clock)
+        try:
+            app = build_app(runtime)
+        finally:
+            await runtime.close()
+
+    assert "slack" not in app[PLATFORMS_KEY]
+    assert "neither SLACK_SIGNING_SECRET" in caplog.text
+
+
+async def test_http_mount_answers_url_verification(database_url: str, clock: FakeClock) -> None:
+    async with running(database_url, clock, "http") as harness:
+        assert isinstance(harness.transport, HttpTransport)
+        challenge = load_fixture("url_verification.json")
+        body = json.dumps(challenge)
+        answer = await harness.transport.post(body, signed_headers(SIGNING_SECRET, body))
+        health = await (await harness.transport.client.get("/healthz")).json()
+
+    assert answer.status == 200
+    assert json.loads(answer.body) == {"challenge": challenge["challenge"]}
+    assert "slack" in health["platforms"]
+    assert harness.runtime.senders["slack"] is harness.adapter.sender
+
+
+async def test_socket_mode_connects_with_the_app_token_and_closes(
+    database_url: str, clock: FakeClock
+) -> None:
+    async with running(database_url, clock, "socket") as harness:
+        opened = harness.fake.last_call("apps.connections.open")
+        assert harness.fake.socket_mode.open_connections == 1
+        http = harness.app.router.resources()
+        paths = {getattr(resource, "canonical", "") for resource in http}
+
+    assert opened.token == harness.fake.app_token
+    assert "/slack/events" not in paths  # no signing secret: Socket Mode only
+    assert harness.adapter.socket_mode is None  # closed on cleanup
+
+
+def test_manifest_creates_the_app_in_one_step() -> None:
+    manifest = yaml.safe_load(MANIFEST.read_text(encoding="utf-8"))
+
+    scopes = set(manifest["oauth_config"]["scopes"]["bot"])
+    settings = manifest["settings"]
+    assert {
+        "chat:write",
+        "im:write",
+        "im:history",
+        "users:read",
+        "users:read.email",
+        "files:write",
+        "commands",
+    } <= scopes
+    assert set(settings["event_subscriptions"]["bot_events"]) == {"message.im", "app_home_opened"}
+    assert settings["interactivity"]["is_enabled"] is True
+    assert settings["socket_mode_enabled"] is False
+    urls = {
+        settings["event_subscriptions"]["request_url"],
+        settings["interactivity"]["request_url"],
+        manifest["features"]["slash_commands"][0]["url"],
+    }
+    assert len(urls) == 1 and next(iter(urls)).endswith("/slack/events")
+    assert manifest["features"]["slash_commands"][0]["command"] == "/lastmile"
+    assert manifest["features"]["app_home"]["home_tab_enabled"] is True
