@@ -32,6 +32,7 @@ require(
     "trends.usage",
     "trends.not_allowed",
     "updates.usage",
+    "updates.not_allowed",
     "updates.unknown_theme",
     "updates.none",
     "updates.ambiguous",
@@ -162,7 +163,8 @@ async def update_command(turn: Turn, args: str) -> list[Reply]:
     """`update THEME MESSAGE`: tell the people who raised a theme what was done (owners)."""
     access = access_of(turn)
     if not access.programmes:
-        return [Text(turn.w("commands.not_allowed"))]
+        key = "updates.not_allowed" if access.cohorts else "commands.not_allowed"
+        return [Text(turn.w(key))]
     token, _, message = args.strip().partition(" ")
     message = message.strip()
     programmes = list(access.programmes)

@@ -24,7 +24,7 @@ FAMILIES = ("workaround", "override", "not_used")
 QUOTES_PER_THEME = 3
 MAX_TEXTS_PER_FAMILY = 1000
 """The most recent texts per family that are grouped; keeps the clustering well under a second."""
-DISTANCE_THRESHOLD = 0.8
+DISTANCE_THRESHOLD = 0.85
 """Cosine distance under which groups merge (average linkage); tuned on short chat answers."""
 
 FIXED_SLUGS: dict[tuple[str, str], str] = {
@@ -45,6 +45,11 @@ FIXED_SLUGS: dict[tuple[str, str], str] = {
 """Each fixed answer's theme slug: what an owner types in `update THEME MESSAGE`."""
 
 _TOKENS = r"(?u)\b[^\W\d_]{2,}\b"
+KEPT_WORDS = frozenset(
+    {"bill", "call", "detail", "empty", "fill", "find", "fire", "found", "front", "full"}
+    | {"keep", "move", "name", "part", "show", "side", "system", "bottom", "back", "down"}
+)
+"""Words scikit-learn's English stop list drops that mean something in frontline work."""
 
 
 @dataclass(frozen=True)
@@ -126,10 +131,17 @@ def _clusters(items: Sequence[FreeText]) -> list[tuple[list[int], tuple[str, ...
     # scikit-learn takes seconds to import: only digests and trends pay for it.
     import numpy as np
     from sklearn.cluster import AgglomerativeClustering  # type: ignore[import-untyped]
-    from sklearn.feature_extraction.text import TfidfVectorizer  # type: ignore[import-untyped]
+    from sklearn.feature_extraction.text import (  # type: ignore[import-untyped]
+        ENGLISH_STOP_WORDS,
+        TfidfVectorizer,
+    )
 
     documents = [PLACEHOLDERS.sub(" ", scrub(item.text)).lower() for item in items]
-    vectorizer = TfidfVectorizer(stop_words="english", sublinear_tf=True, token_pattern=_TOKENS)
+    vectorizer = TfidfVectorizer(
+        stop_words=sorted(ENGLISH_STOP_WORDS - KEPT_WORDS),
+        sublinear_tf=True,
+        token_pattern=_TOKENS,
+    )
     try:
         matrix = vectorizer.fit_transform(documents)
     except ValueError:
