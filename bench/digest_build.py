@@ -182,17 +182,17 @@ async def _seed(runtime: Runtime, answers: int) -> int:
         }
         for index, person in enumerate(people)
     ]
+    tables: list[tuple[Any, list[dict[str, Any]]]] = [
+        (CheckIn, checkins),
+        (Answer, answered),
+        (Workaround, workarounds),
+        (Override, overrides),
+        (Day30Response, day30),
+    ]
     async with runtime.db.session() as session:
-        for model, rows in (
-            (CheckIn, checkins),
-            (Answer, answered),
-            (Workaround, workarounds),
-            (Override, overrides),
-            (Day30Response, day30),
-        ):
-            table = model.__table__  # type: ignore[attr-defined]
+        for model, rows in tables:
             for start in range(0, len(rows), 5000):
-                await session.exec(insert(table), params=rows[start : start + 5000])  # type: ignore[call-overload]
+                await session.exec(insert(model.__table__), params=rows[start : start + 5000])
     if not runtime.db.is_sqlite:
         async with runtime.db.session() as session:
             # Ids were given explicitly: move the sequence past them.
@@ -262,7 +262,7 @@ async def run(url: str, directory: Path, answers: int, repeat: int) -> dict[str,
     settings = Settings(
         database_url=url,
         lastmile_config=_config(directory),
-        _env_file=None,  # type: ignore[call-arg]
+        _env_file=None,
     )
     runtime = await build_runtime(settings)
     try:
