@@ -167,6 +167,12 @@ async def _apikey_new(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+async def _teams_package(args: argparse.Namespace, settings: Settings) -> int:
+    from adapters.teams.package import package_command
+
+    return await package_command(args, settings)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser, with help for every command."""
     parser = argparse.ArgumentParser(
@@ -233,6 +239,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     digest.add_argument("--out", help="write to this file instead of standard output")
     digest.set_defaults(handler=_digest)
+
+    teams = commands.add_parser("teams", help="Microsoft Teams").add_subparsers(
+        dest="teams_command", required=True, metavar="ACTION"
+    )
+    package = teams.add_parser("package", help="build the Teams app package (manifest, icons) zip")
+    package.add_argument("--out", default="lastmile-teams.zip", help="zip file to write")
+    package.add_argument("--app-id", help="the bot's Microsoft app id (default: MICROSOFT_APP_ID)")
+    package.add_argument("--app-version", help="app version Teams shows (raise it for updates)")
+    package.add_argument("--developer", default="lastmile", help="publisher name Teams shows")
+    package.add_argument(
+        "--website-url", default="https://www.example.com/lastmile", help="publisher website"
+    )
+    package.add_argument("--privacy-url", help="privacy statement (default: WEBSITE/privacy)")
+    package.add_argument("--terms-url", help="terms of use (default: WEBSITE/terms)")
+    package.set_defaults(handler=_teams_package)
     return parser
 
 

@@ -1,0 +1,261 @@
+"""Proactive Teams messages for the outbox: stored references, 1:1 chats from team rosters."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from botbuilder.core import TurnContext
+from botbuilder.core.teams import TeamsInfo
+from botbuilder.integration.aiohttp import CloudAdapter
+from botbuilder.schema import (
+    Activity,
+    ChannelAccount,
+    ConversationAccount,
+    ConversationParameters,
+    ConversationReference,
+)
+from botbuilder.schema.teams import TeamsChannelAccount
+from msrest.exceptions import HttpOperationError
+
+from adapters.teams.cards import answered_card, card_message, render_message, tokens_of
+from adapters.teams.errors import CONNECTOR_ERRORS, delivery_failure, status_of
+from adapters.teams.inbound import PLATFORM
+from adapters.teams.sent_cards import SentCards
+from bot.delivery import Outbound, Recipient, Undeliverable
+from bot.replies import Answered, Text
+from bot.runtime import Runtime
+from storage.channels import channel_addresses, get_channel_address
+from storage.checkins import get_checkin
+from storage.models import ChannelAddress
+from storage.people import get_person, save_address
+
+logger = logging.getLogger(__name__)
+
+ROSTER_PAGE_SIZE = 500
+CHANNEL_ID = "msteams"
+
+
+class TeamsSender:
+    """Delivers outbox messages to Teams people and channels (the bot/delivery.py Sender)."""
+
+    platform = PLATFORM
+
+    def __init__(
+        self, runtime: Runtime, adapter: CloudAdapter, cards: SentCards, app_id: str = ""
+    ) -> None:
+        self.runtime = runtime
+        self.adapter = adapter
+        self.cards = cards
+        self.app_id = app_id
+
+    async def deliver(self, message: Outbound) -> dict[str, Any]:
+        """Send one outbox message as one Teams activity.
+
+        Returns:
+            conversation_id, activity_id and the question tokens the message shows.
+
+        Raises:
+            RetryLater: 429 (after Retry-After), 412, 5xx, connection failures.
+            Undeliverable: 403 (the person blocked or removed the bot: unreachable),
+                other 4xx, or no way to reach the person or channel.
+        """
+        to_person = not message.destination and message.recipient is not None
+        try:
+            return await self._deliver(message)
+        except CONNECTOR_ERRORS as error:
+            failure = delivery_failure(error, to_person=to_person)
+            raise failure from error
+
+    async def _deliver(self, message: Outbound) -> dict[str, Any]:
+        if message.destination:
+            reference = await self._channel_reference(message.destination)
+        elif message.recipient is not None:
+            reference = await self._person_reference(message.recipient)
+        else:
+            raise Undeliverable("an outbox message with neither person nor destination")
+        conversation_id = str(reference.conversation.id)
+        answered = [reply for reply in message.replies if isinstance(reply, Answered)]
+        targets = {
+            reply.token: await self._cards_showing(message, conversation_id, reply.token)
+            for reply in answered
+        }
+        # An answer whose card cannot be found (sent before a restart) is said in words.
+        unplaced = [Text(reply.summary) for reply in answered if not targets[reply.token]]
+        shown = render_message([*unplaced, *message.replies])
+        sent_ids: list[str] = []
+
+        async def logic(turn: TurnContext) -> None:
+            # Updates first: a retry after a failed send repeats them harmlessly.
+            for reply in answered:
+                for target in targets[reply.token]:
+                    update = Activity().deserialize(card_message(answered_card(reply.summary)))
+                    update.id = target
+                    await turn.update_activity(update)
+            if shown is not None:
+                activity = TurnContext.apply_conversation_reference(
+                    Activity().deserialize(shown), reference
+                )
+                # A new message, not a reply to the continuation's made-up activity id.
+                activity.reply_to_id = None
+                [response] = await turn.adapter.send_activities(turn, [activity])
+                sent_ids.append(str(getattr(response, "id", "") or ""))
+
+        await self.adapter.continue_conversation(reference, logic, self.app_id)
+        tokens = tokens_of(message.replies)
+        activity_id = sent_ids[0] if sent_ids else ""
+        self.cards.remember(conversation_id, activity_id, tokens)
+        for reply in answered:
+            self.cards.forget(conversation_id, reply.token)
+        return {"conversation_id": conversation_id, "activity_id": activity_id, "tokens": tokens}
+
+    async def _cards_showing(
+        self, message: Outbound, conversation_id: str, token: str
+    ) -> list[str]:
+        """Messages showing the question: sent by this process, or stored on the check-in."""
+        found = self.cards.find(conversation_id, token)
+        if message.checkin_id is None:
+            return found
+        async with self.runtime.db.session() as session:
+            checkin = await get_checkin(session, message.checkin_id)
+        ref = checkin.message_ref if checkin is not None else {}
+        stored = str(ref.get("activity_id") or "")
+        if (
+            stored
+            and stored not in found
+            and ref.get("conversation_id") == conversation_id
+            and token in ref.get("tokens", [])
+        ):
+            found.insert(0, stored)
+        return found
+
+    # -- channels --------------------------------------------------------------------------
+
+    async def _channel_reference(self, destination: str) -> ConversationReference:
+        channel_id = destination.removeprefix(f"{PLATFORM}:")
+        async with self.runtime.db.session() as session:
+            row = await get_channel_address(session, PLATFORM, channel_id)
+            known = await channel_addresses(session, PLATFORM)
+        if row is not None and row.data.get("reference"):
+            return ConversationReference().deserialize(row.data["reference"])
+        team = next((found for found in known if found.data.get("team_id")), None)
+        if team is None:
+            raise Undeliverable(
+                f"lastmile is in no Teams conversation {channel_id!r}: "
+                "install it in the team or group chat first"
+            )
+        # Any channel of a team the bot is in can be posted to with the team's service
+        # URL and bot; the conversation id is the channel's.
+        reference = ConversationReference().deserialize(team.data["reference"])
+        reference.conversation = ConversationAccount(
+            id=channel_id,
+            is_group=True,
+            conversation_type="channel",
+            tenant_id=team.data.get("tenant_id") or None,
+        )
+        return reference
+
+    # -- people ----------------------------------------------------------------------------
+
+    async def _person_reference(self, recipient: Recipient) -> ConversationReference:
+        if recipient.address.get("conversation"):
+            return ConversationReference().deserialize(recipient.address)
+        return await self._open_personal_chat(recipient)
+
+    async def _open_personal_chat(self, recipient: Recipient) -> ConversationReference:
+        """Create the 1:1 chat with someone found in the roster of a team the bot is in."""
+        async with self.runtime.db.session() as session:
+            teams = [row for row in await channel_addresses(session, PLATFORM) if _is_team(row)]
+            person = await get_person(session, recipient.person_id)
+        email = person.email if person is not None else ""
+        for team in teams:
+            tenant = str(team.data.get("tenant_id") or "")
+            if recipient.workspace_id and tenant and tenant != recipient.workspace_id:
+                continue
+            team_reference = ConversationReference().deserialize(team.data["reference"])
+            member = await self._find_member(team_reference, team, recipient.user_id, email)
+            if member is None:
+                continue
+            reference = await self._create_personal_chat(team_reference, member, tenant)
+            async with self.runtime.db.session() as session:
+                await save_address(
+                    session,
+                    recipient.person_id,
+                    PLATFORM,
+                    reference.serialize(),
+                    self.runtime.clock(),
+                )
+            logger.info(
+                "Teams: opened a 1:1 chat from the roster of %s",
+                team.data.get("team_name") or team.channel_id,
+                extra={"person_id": recipient.person_id},
+            )
+            return reference
+        raise Undeliverable("no Teams chat with this person yet, and no known team roster has them")
+
+    async def _find_member(
+        self, team_reference: ConversationReference, team: ChannelAddress, user_id: str, email: str
+    ) -> TeamsChannelAccount | None:
+        found: list[TeamsChannelAccount] = []
+
+        async def logic(turn: TurnContext) -> None:
+            token: str | None = None
+            while True:
+                page = await TeamsInfo.get_paged_team_members(
+                    turn, team.data["team_id"], token, ROSTER_PAGE_SIZE
+                )
+                found.extend(member for member in page.members if _is(member, user_id, email))
+                token = page.continuation_token
+                if found or not token:
+                    return
+
+        try:
+            await self.adapter.continue_conversation(team_reference, logic, self.app_id)
+        except HttpOperationError as error:
+            if 400 <= status_of(error) < 500 and status_of(error) != 429:
+                # The bot left that team, or it is gone: try the next one.
+                logger.info("Teams: roster of %s unavailable: %s", team.channel_id, error)
+                return None
+            raise
+        return found[0] if found else None
+
+    async def _create_personal_chat(
+        self, team_reference: ConversationReference, member: TeamsChannelAccount, tenant: str
+    ) -> ConversationReference:
+        tenant = tenant or str(team_reference.conversation.tenant_id or "")
+        parameters = ConversationParameters(
+            is_group=False,
+            bot=team_reference.bot,
+            members=[ChannelAccount(id=member.id)],
+            tenant_id=tenant,
+            channel_data={"tenant": {"id": tenant}},
+        )
+        created: list[str] = []
+
+        async def logic(turn: TurnContext) -> None:
+            created.append(str(turn.activity.conversation.id))
+
+        await self.adapter.create_conversation(
+            self.app_id, logic, parameters, CHANNEL_ID, team_reference.service_url
+        )
+        return ConversationReference(
+            bot=team_reference.bot,
+            user=ChannelAccount(id=member.id, name=member.name, aad_object_id=member.aad_object_id),
+            conversation=ConversationAccount(
+                id=created[0], conversation_type="personal", tenant_id=tenant
+            ),
+            channel_id=team_reference.channel_id or CHANNEL_ID,
+            service_url=team_reference.service_url,
+        )
+
+
+def _is_team(row: ChannelAddress) -> bool:
+    return bool(row.data.get("team_id")) and bool(row.data.get("reference"))
+
+
+def _is(member: TeamsChannelAccount, user_id: str, email: str) -> bool:
+    if user_id and user_id in (member.id, member.aad_object_id):
+        return True
+    addresses: Sequence[str] = (member.email or "", member.user_principal_name or "")
+    return bool(email) and email.lower() in (address.lower() for address in addresses)
