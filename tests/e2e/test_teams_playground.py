@@ -1,0 +1,101 @@
+"""Teams end to end: the Agents Playground in headless Chromium against a running lastmile
+(issue 4, acceptance 2)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+
+from adapters.server import build_app
+from adapters.teams.mount import mount_teams
+from bot.config import Settings
+from bot.runtime import Runtime, build_runtime
+from storage.models import Answer, ConversationAddress, Person
+from tests.conftest import IN_CI
+from tests.e2e import playground_driver as pg
+from tests.helpers import rows
+
+pytestmark = pytest.mark.e2e
+
+PLAYGROUND_USER = "user-id-0"  # "Alex Wilber" in the playground's built-in config
+CONFIG = f"""
+[programmes.routing]
+name = "Route planner pilot"
+tool = "RoutePilot"
+timezone = "Europe/London"
+
+[cohorts.north]
+programme = "routing"
+members = ["teams:{PLAYGROUND_USER}"]
+"""
+
+
+@pytest.fixture(autouse=True)
+def needs_the_playground() -> None:
+    reason = pg.playground_missing()
+    if reason is not None:
+        if IN_CI:
+            pytest.fail(f"the Teams end-to-end test cannot run with CI=true: {reason}")
+        pytest.skip(reason)
+
+
+@pytest.fixture
+async def runtime(tmp_path: Path) -> AsyncIterator[Runtime]:
+    config = tmp_path / "lastmile.toml"
+    config.write_text(CONFIG, encoding="utf-8")
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path / 'lastmile.db'}",
+        lastmile_config=config,
+        microsoft_app_id=None,
+        slack_bot_token=None,
+        slack_signing_secret=None,
+        slack_app_token=None,
+        _env_file=None,  # type: ignore[call-arg]
+    )
+    built = await build_runtime(settings)
+    yield built
+    await built.close()
+
+
+@pytest.fixture
+async def bot_endpoint(runtime: Runtime) -> AsyncIterator[str]:
+    """lastmile's web app with Teams mounted and no app id, on a real loopback port."""
+    runner = web.AppRunner(build_app(runtime, mounts=[mount_teams]), access_log=None)
+    await runner.setup()
+    port = pg.free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    yield f"http://127.0.0.1:{port}/api/messages"
+    await runner.cleanup()
+
+
+async def test_install_checkin_card_and_answer_through_the_playground(
+    runtime: Runtime, bot_endpoint: str
+) -> None:
+    async with (
+        pg.run_playground(bot_endpoint, channel_id="msteams") as playground,
+        pg.open_playground_page(playground) as page,
+    ):
+        # Installing (loading the page) stores the reference and shows the welcome.
+        await pg.wait_for_bot_text(page, "Hi, I'm lastmile.")
+        [alex] = await rows(runtime, Person, platform="teams", platform_user_id=PLAYGROUND_USER)
+        assert alex.cohort_id == "north"
+        [address] = await rows(runtime, ConversationAddress, person_id=alex.id)
+        assert address.data["serviceUrl"].startswith("http://")
+
+        before = await pg.bot_message_count(page)
+        await pg.send_text(page, "checkin")
+        card = await pg.wait_for_bot_text(page, "Did RoutePilot help you", after=before)
+        assert await card.locator(pg.ADAPTIVE_CARD).count() == 1
+
+        await pg.click_card_button(page, "Yes, it helped")
+        # The card is refreshed from the invoke response, sent once the answer is committed.
+        await pg.wait_for_bot_text(page, "You said: RoutePilot helped.")
+        [answer] = await rows(runtime, Answer)
+        assert (answer.person_id, answer.outcome) == (alex.id, "helped")
+        await pg.wait_for_bot_text(page, "Thank you. Your answer is shown")
+        # The card that asked no longer offers the buttons.
+        buttons = page.locator(pg.ADAPTIVE_CARD).get_by_role("button", name="Yes, it helped")
+        assert await buttons.count() == 0
