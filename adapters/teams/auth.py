@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import requests
@@ -44,6 +45,14 @@ def build_adapter(settings: Settings) -> CloudAdapter:
     )
 
 
+PROXY_HEADERS = ("Forwarded", "X-Forwarded-For", "X-Real-IP")
+
+
+def is_direct_loopback(remote: str | None, headers: Mapping[str, str]) -> bool:
+    """True for a loopback peer that is not a reverse proxy relaying someone else."""
+    return is_loopback(remote) and not any(name in headers for name in PROXY_HEADERS)
+
+
 def is_loopback(remote: str | None) -> bool:
     """True for 127.0.0.0/8 and ::1 (IPv4-mapped too); False for anything else or unknown."""
     if not remote:
@@ -81,11 +90,18 @@ async def authenticate(
     """
     authentication = adapter.bot_framework_authentication
 
-    def check() -> AuthenticateRequestResult:
-        return asyncio.run(authentication.authenticate_request(activity, auth_header))
+    async def check() -> AuthenticateRequestResult:
+        result: AuthenticateRequestResult = await authentication.authenticate_request(
+            activity, auth_header
+        )
+        return result
 
     try:
-        result: AuthenticateRequestResult = await asyncio.to_thread(check)
+        # Without a token there is nothing to fetch keys for: no thread needed.
+        if auth_header:
+            result = await asyncio.to_thread(asyncio.run, check())
+        else:
+            result = await check()
     except requests.RequestException as error:
         logger.error("Teams: cannot fetch Bot Framework signing keys: %s", error)
         raise AuthUnavailable(str(error)) from error

@@ -15,7 +15,7 @@ from adapters.teams.auth import (
     Unauthorized,
     authenticate,
     build_adapter,
-    is_loopback,
+    is_direct_loopback,
 )
 from adapters.teams.bot import TeamsBot
 from adapters.teams.inbound import PLATFORM
@@ -39,7 +39,7 @@ class MessagesEndpoint:
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         """Answer 401/403 before anything is read into the database, else run the turn."""
-        if self.loopback_only and not is_loopback(request.remote):
+        if self.loopback_only and not is_direct_loopback(request.remote, request.headers):
             logger.warning(
                 "Teams: refused %s from %s: no MICROSOFT_APP_ID, so only this machine may post",
                 MESSAGES_PATH,
@@ -103,7 +103,8 @@ def mount_teams(app: web.Application, runtime: Runtime) -> str:
     else:
         logger.warning(
             "Teams: MICROSOFT_APP_ID is not set, so %s accepts requests from loopback "
-            "addresses only, without authentication (Agents Playground, Emulator)",
+            "addresses only (not relayed by a proxy), without authentication "
+            "(Agents Playground, Emulator)",
             MESSAGES_PATH,
         )
     return PLATFORM
