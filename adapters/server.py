@@ -8,12 +8,15 @@ from collections.abc import Callable
 from aiohttp import web
 from sqlalchemy import text
 
+from adapters.usage import mount_usage_api
 from bot.runtime import Runtime
+from bot.scheduling.service import BackgroundJobs
 
 logger = logging.getLogger(__name__)
 
 RUNTIME_KEY: web.AppKey[Runtime] = web.AppKey("runtime", Runtime)
 PLATFORMS_KEY: web.AppKey[list[str]] = web.AppKey("platforms", list[str])
+JOBS_KEY: web.AppKey[BackgroundJobs] = web.AppKey("jobs", BackgroundJobs)
 
 # Each mount adds its routes when its platform is configured and returns its name.
 Mount = Callable[[web.Application, Runtime], str | None]
@@ -40,19 +43,30 @@ def platform_mounts() -> list[Mount]:
     return [mount_slack]
 
 
-def build_app(runtime: Runtime, mounts: list[Mount] | None = None) -> web.Application:
+def build_app(
+    runtime: Runtime, mounts: list[Mount] | None = None, *, run_jobs: bool = False
+) -> web.Application:
     """The web application, with every configured platform mounted.
 
     Args:
         runtime: the built runtime.
         mounts: platform mounts to try; all known ones when None.
+        run_jobs: start the scheduler and the outbox delivery loop with the app
+            (`lastmile serve` does; tests that only need the routes do not).
 
     Returns:
-        An aiohttp application with `GET /healthz` and the platforms' routes.
+        An aiohttp application with `GET /healthz`, `POST /api/v1/usage` and the
+        platforms' routes.
     """
     app = web.Application(client_max_size=1024 * 1024)
     app[RUNTIME_KEY] = runtime
     app.router.add_get("/healthz", healthz)
+    jobs = BackgroundJobs(runtime) if run_jobs else None
+    if jobs is not None:
+        app[JOBS_KEY] = jobs
+        app.on_startup.append(jobs.on_startup)
+        app.on_cleanup.append(jobs.on_cleanup)
+    mount_usage_api(app, runtime, wake=jobs.delivery.wake if jobs is not None else None)
     platforms: list[str] = []
     for mount in platform_mounts() if mounts is None else mounts:
         name = mount(app, runtime)

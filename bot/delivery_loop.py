@@ -1,0 +1,295 @@
+"""The outbox delivery loop: claims due messages, sends them through platform senders, marks them.
+
+Exactly once: a message is claimed with a lease before it is sent and marked
+delivered in its own short transaction right after the platform accepts it, so
+a delivered row is never sent again and a claim whose holder died is picked up
+once its lease runs out. The one duplicate left is a send the platform accepted
+just before the process died, before that mark committed; the window is the
+time between the platform's answer and the commit (milliseconds).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from bot.delivery import Outbound, Recipient, RetryLater, Sender, Undeliverable
+from bot.ratelimit import RateLimiter
+from bot.replies import reply_from_dict
+from bot.runtime import Runtime
+from bot.scheduling.plan import quiet_ends, zone_named
+from bot.scheduling.policy import participation_reason
+from storage.models import ConversationAddress, OutboxMessage, Person
+from storage.outbox import claim_due, mark_delivered, mark_failed, mark_retry
+from storage.scheduling import (
+    checkin_statuses,
+    defer,
+    mark_checkin_sent,
+    mark_unreachable,
+    recipients,
+)
+
+logger = logging.getLogger(__name__)
+
+# Which check-in status a question or reminder still makes sense in.
+OPEN_STATUS = {"checkin": "scheduled", "reminder": "sent"}
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Exponential backoff with jitter for passing failures; Retry-After wins when given."""
+
+    base_seconds: float = 2.0
+    cap_seconds: float = 900.0
+    give_up_after: timedelta = timedelta(hours=24)
+
+    def delay(self, attempts: int, after: float | None, rng: random.Random) -> float:
+        """Seconds to wait before attempt number `attempts + 1`."""
+        if after is not None:
+            return max(after, 0.0)
+        ceiling = min(self.cap_seconds, self.base_seconds * 2 ** min(attempts, 30))
+        # "Equal jitter": never retry at once, and replicas hit by the same outage
+        # spread their retries instead of coming back together.
+        return float(ceiling / 2 + rng.uniform(0, ceiling / 2))
+
+
+@dataclass(frozen=True)
+class _Job:
+    row: OutboxMessage
+    person: Person | None
+    address: ConversationAddress | None
+    checkin_status: str | None
+
+
+class DeliveryLoop:
+    """Sends due outbox messages for every platform that has a sender in the runtime.
+
+    Rows for platforms without a sender (such as `local`, shown by `lastmile chat`)
+    stay pending.
+    """
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        *,
+        limiter: RateLimiter | None = None,
+        lease: timedelta = timedelta(minutes=5),
+        interval: float = 2.0,
+        batch: int = 100,
+        concurrency: int = 16,
+        retry: RetryPolicy | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.runtime = runtime
+        self.limiter = limiter or RateLimiter()
+        self.lease = lease
+        self.interval = interval
+        self.batch = batch
+        self.retry = retry or RetryPolicy()
+        self.rng = rng or random.Random()
+        self._slots = asyncio.Semaphore(concurrency)
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+
+    def wake(self) -> None:
+        """Look at the outbox now (something was just queued in this process)."""
+        self._wake.set()
+
+    def start(self) -> None:
+        """Run the loop in the background until `stop`."""
+        if self._task is None:
+            self._task = asyncio.create_task(self.run(), name="lastmile-delivery")
+
+    async def stop(self, grace: float = 10.0) -> None:
+        """Stop the loop, letting the pass in progress finish for up to `grace` seconds.
+
+        A send still in flight after that is abandoned; its lease lets it go out later.
+        """
+        task, self._task = self._task, None
+        if task is None:
+            return
+        self._stopping = True
+        self._wake.set()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(task), grace)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        self._stopping = False
+
+    async def run(self) -> None:
+        """Deliver until stopped: at once when woken, else every `interval` seconds."""
+        while not self._stopping:
+            self._wake.clear()
+            try:
+                claimed = await self.deliver_due()
+            except Exception:
+                logger.exception("outbox pass failed; trying again shortly")
+                claimed = 0
+            if claimed >= self.batch or self._stopping:
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.interval)
+
+    async def deliver_due(self) -> int:
+        """Claim one batch of due messages and send them.
+
+        Messages to the same person (or channel) go out one after another, in
+        order; different conversations go out concurrently.
+
+        Returns:
+            How many messages were claimed.
+        """
+        platforms = tuple(sorted(self.runtime.senders))
+        if not platforms:
+            return 0
+        now = self.runtime.clock()
+        async with self.runtime.db.session() as session:
+            rows = await claim_due(
+                session, now, platforms=platforms, lease=self.lease, limit=self.batch
+            )
+            if not rows:
+                return 0
+            people = await recipients(
+                session, sorted({row.person_id for row in rows if row.person_id is not None})
+            )
+            statuses = await checkin_statuses(
+                session,
+                sorted(
+                    {
+                        row.checkin_id
+                        for row in rows
+                        if row.checkin_id is not None and row.purpose in OPEN_STATUS
+                    }
+                ),
+            )
+        groups: dict[tuple[str, str], list[_Job]] = {}
+        for row in rows:
+            found = people.get(row.person_id) if row.person_id is not None else None
+            person, address = found if found is not None else (None, None)
+            status = statuses.get(row.checkin_id) if row.checkin_id is not None else None
+            key = (row.platform, f"person:{row.person_id}" if row.person_id else row.destination)
+            groups.setdefault(key, []).append(_Job(row, person, address, status))
+        await asyncio.gather(*(self._deliver_group(jobs) for jobs in groups.values()))
+        return len(rows)
+
+    async def _deliver_group(self, jobs: Sequence[_Job]) -> None:
+        async with self._slots:
+            for job in jobs:
+                try:
+                    await self._deliver(job)
+                except Exception:
+                    # A bug or a database hiccup on one message must not stop the rest;
+                    # its lease runs out and it is tried again.
+                    logger.exception(
+                        "outbox message could not be handled", extra={"message_id": job.row.id}
+                    )
+
+    def _hold_reason(self, job: _Job, now: datetime) -> tuple[str, datetime | None] | None:
+        """Why a check-in or reminder must not go out now: (reason, retry at or None to drop)."""
+        row = job.row
+        if row.person_id is not None and job.person is None:
+            return ("person erased", None)
+        if row.created_at + self.retry.give_up_after <= now:
+            return (f"gave up after {self.retry.give_up_after}", None)
+        if row.purpose not in OPEN_STATUS or job.person is None:
+            return None
+        if job.checkin_status != OPEN_STATUS[row.purpose]:
+            return (f"check-in {job.checkin_status or 'erased'} before delivery", None)
+        reason = participation_reason(job.person, now)
+        if reason:
+            return (f"person {reason}", None)
+        config = self.runtime.config
+        cohort_id = job.person.cohort_id or ""
+        cohort = config.cohorts.get(cohort_id)
+        if cohort is None:
+            return None
+        zone = zone_named(job.person.timezone, config.cohort_timezone(cohort_id))
+        opens = quiet_ends(cohort, zone, now)
+        if opens != now:
+            return ("quiet hours", opens)
+        return None
+
+    def _outbound(self, job: _Job) -> Outbound:
+        row = job.row
+        assert row.id is not None
+        recipient = None
+        if job.person is not None:
+            assert job.person.id is not None
+            recipient = Recipient(
+                person_id=job.person.id,
+                platform=row.platform,
+                user_id=job.person.platform_user_id,
+                workspace_id=job.person.workspace_id,
+                address=dict(job.address.data) if job.address is not None else {},
+            )
+        return Outbound(
+            message_id=row.id,
+            purpose=row.purpose,
+            replies=tuple(reply_from_dict(item) for item in row.payload.get("replies", [])),
+            recipient=recipient,
+            destination=row.destination,
+            checkin_id=row.checkin_id,
+        )
+
+    async def _deliver(self, job: _Job) -> None:
+        row = job.row
+        assert row.id is not None
+        db, clock = self.runtime.db, self.runtime.clock
+        hold = self._hold_reason(job, clock())
+        if hold is not None:
+            reason, retry_at = hold
+            async with db.session() as session:
+                if retry_at is None:
+                    await mark_failed(session, row.id, f"dropped: {reason}")
+                else:
+                    await defer(session, row.id, retry_at, f"waiting: {reason}")
+            logger.info("outbox message held: %s", reason, extra={"message_id": row.id})
+            return
+        sender: Sender | None = self.runtime.senders.get(row.platform)
+        if sender is None:
+            async with db.session() as session:
+                await defer(session, row.id, clock(), "no sender for this platform")
+            return
+        message = self._outbound(job)
+        await self.limiter.acquire(row.platform, message)
+        try:
+            message_ref = await sender.deliver(message)
+        except RetryLater as error:
+            delay = self.retry.delay(row.attempts, error.after, self.rng)
+            async with db.session() as session:
+                await mark_retry(session, row.id, clock() + timedelta(seconds=delay), str(error))
+            logger.info(
+                "outbox message will be retried in %.1f s: %s",
+                delay,
+                error,
+                extra={"message_id": row.id},
+            )
+            return
+        except Undeliverable as error:
+            async with db.session() as session:
+                await mark_failed(session, row.id, str(error))
+                if error.person_unreachable and row.person_id is not None:
+                    await mark_unreachable(session, row.person_id)
+            logger.warning("outbox message undeliverable: %s", error, extra={"message_id": row.id})
+            return
+        except Exception as error:
+            delay = self.retry.delay(row.attempts, None, self.rng)
+            async with db.session() as session:
+                await mark_retry(
+                    session, row.id, clock() + timedelta(seconds=delay), f"sender error: {error!r}"
+                )
+            logger.exception("sender failed; message will be retried", extra={"message_id": row.id})
+            return
+        # The duplicate window: keep this transaction first and short.
+        now = clock()
+        async with db.session() as session:
+            await mark_delivered(session, row.id, now)
+            if row.purpose == "checkin" and row.checkin_id is not None:
+                await mark_checkin_sent(session, row.checkin_id, now, message_ref or {})

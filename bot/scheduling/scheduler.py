@@ -1,0 +1,112 @@
+"""The APScheduler jobs of one `serve` process; the database decides who sends what."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from functools import partial
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from bot.runtime import Runtime
+from bot.scheduling.checkins import expire_checkins, queue_due_checkins, send_reminders
+from bot.scheduling.digests import digest_queuer, queue_due_digests
+
+logger = logging.getLogger(__name__)
+
+Tick = Callable[[Runtime, datetime], Awaitable[int]]
+
+CHECKIN_TICKS: dict[str, Tick] = {
+    "checkins": queue_due_checkins,
+    "reminders": send_reminders,
+    "expiry": expire_checkins,
+}
+
+
+def ticks() -> dict[str, Tick]:
+    """Every minute job, with the weekly digest when the digest feature is installed."""
+    jobs = dict(CHECKIN_TICKS)
+    queue = digest_queuer()
+    if queue is not None:
+        jobs["digests"] = partial(queue_due_digests, queue=queue, done=set())
+    else:
+        logger.info("weekly digests are not installed; no digest job")
+    return jobs
+
+
+class CheckinScheduler:
+    """Runs the minute jobs on an in-memory AsyncIOScheduler.
+
+    Each replica has its own scheduler (APScheduler's job stores are not meant to
+    be shared between processes); every job is safe to run on all of them at
+    once because the database's unique keys and conditional updates let each
+    action through once.
+    """
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        *,
+        every: timedelta = timedelta(minutes=1),
+        on_queued: Callable[[], None] | None = None,
+    ) -> None:
+        self.runtime = runtime
+        self.every = every
+        self.on_queued = on_queued
+        self.scheduler = AsyncIOScheduler(timezone=UTC)
+        self.runs: Counter[str] = Counter()
+        """How many times each job has run in this process (finished or failed)."""
+        self._ran = asyncio.Event()
+
+    def start(self) -> None:
+        """Add the jobs (the first run at once, to catch up after a restart) and start."""
+        first = datetime.now(UTC)
+        for name, tick in ticks().items():
+            self.scheduler.add_job(
+                self._run,
+                IntervalTrigger(seconds=self.every.total_seconds(), timezone=UTC),
+                args=(name, tick),
+                id=name,
+                max_instances=1,
+                coalesce=True,
+                misfire_grace_time=int(self.every.total_seconds()),
+                next_run_time=first,
+            )
+        self.scheduler.start()
+        logger.info("scheduler started: %s", ", ".join(self.job_names()))
+
+    def job_names(self) -> list[str]:
+        """The ids of the scheduled jobs."""
+        return [job.id for job in self.scheduler.get_jobs()]
+
+    async def stop(self) -> None:
+        """Stop firing jobs; a job in progress is cancelled (its transaction rolls back)."""
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+            # AsyncIOScheduler shuts down on the next turn of the event loop.
+            await asyncio.sleep(0)
+
+    async def wait_for_runs(self, count: int = 1) -> None:
+        """Return once every job has run at least `count` times."""
+        while any(self.runs[name] < count for name in self.job_names()):
+            self._ran.clear()
+            await self._ran.wait()
+
+    async def _run(self, name: str, tick: Tick) -> None:
+        now = self.runtime.clock()
+        try:
+            queued = await tick(self.runtime, now)
+        except Exception:
+            logger.exception("scheduled job %s failed; it runs again next minute", name)
+            queued = 0
+        finally:
+            self.runs[name] += 1
+            self._ran.set()
+        if queued:
+            logger.info("scheduled job %s queued %d message(s)", name, queued)
+            if self.on_queued is not None:
+                self.on_queued()

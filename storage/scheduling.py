@@ -1,0 +1,234 @@
+"""Repository functions for the scheduler and the delivery loop: due check-ins, caps, leases."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import func, update
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.models import CheckIn, ConversationAddress, OutboxMessage, Person
+
+
+async def timezones_in_cohort(session: AsyncSession, cohort_id: str) -> list[str]:
+    """The distinct platform time zones of a cohort's people ("" when unknown)."""
+    statement = select(Person.timezone).where(Person.cohort_id == cohort_id).distinct()
+    return list((await session.exec(statement)).all())
+
+
+async def people_in_zones(
+    session: AsyncSession, cohort_id: str, zones: Sequence[str]
+) -> list[Person]:
+    """A cohort's people whose platform time zone is one of `zones`, by id."""
+    statement = (
+        select(Person)
+        .where(Person.cohort_id == cohort_id, col(Person.timezone).in_(zones))
+        .order_by(col(Person.id))
+    )
+    return list((await session.exec(statement)).all())
+
+
+async def checkins_in_slots(
+    session: AsyncSession, person_ids: Sequence[int], slots: Sequence[str]
+) -> set[tuple[int, str]]:
+    """Which (person, slot) pairs already have a check-in of any kind."""
+    statement = select(CheckIn.person_id, CheckIn.slot).where(
+        col(CheckIn.person_id).in_(person_ids), col(CheckIn.slot).in_(slots)
+    )
+    return {(person_id, slot) for person_id, slot in (await session.exec(statement)).all()}
+
+
+async def day30_moments(session: AsyncSession, person_ids: Sequence[int]) -> dict[int, datetime]:
+    """When each person's day-30 check was scheduled, for those who have one."""
+    statement = select(CheckIn.person_id, CheckIn.scheduled_for).where(
+        col(CheckIn.person_id).in_(person_ids), CheckIn.kind == "day30"
+    )
+    return dict((await session.exec(statement)).all())
+
+
+async def first_sent(session: AsyncSession, person_ids: Sequence[int]) -> dict[int, datetime]:
+    """When each person's first check-in (other than a day-30 check) was sent."""
+    statement = (
+        select(CheckIn.person_id, func.min(CheckIn.sent_at))
+        .where(
+            col(CheckIn.person_id).in_(person_ids),
+            CheckIn.kind != "day30",
+            col(CheckIn.sent_at).is_not(None),
+        )
+        .group_by(col(CheckIn.person_id))
+    )
+    return {
+        person_id: moment
+        for person_id, moment in (await session.exec(statement)).all()
+        if moment is not None
+    }
+
+
+async def count_asked(
+    session: AsyncSession,
+    person_id: int,
+    kinds: Sequence[str],
+    start: datetime,
+    end: datetime,
+) -> int:
+    """Check-ins of `kinds` sent (or still queued to go) to the person in [start, end).
+
+    A check-in the person asked for themselves (slot `self:…`) does not count: the
+    bot did not ask.
+    """
+    moment = func.coalesce(CheckIn.sent_at, CheckIn.scheduled_for)
+    statement = select(func.count()).where(
+        CheckIn.person_id == person_id,
+        col(CheckIn.kind).in_(kinds),
+        col(CheckIn.slot).not_like("self:%"),
+        moment >= start,
+        moment < end,
+    )
+    return int((await session.exec(statement)).one())
+
+
+async def find_checkin(
+    session: AsyncSession, person_id: int, kind: str, slot: str
+) -> CheckIn | None:
+    """The person's check-in of `kind` for `slot`, if any."""
+    statement = select(CheckIn).where(
+        CheckIn.person_id == person_id, CheckIn.kind == kind, CheckIn.slot == slot
+    )
+    return (await session.exec(statement)).first()
+
+
+async def reminders_due(
+    session: AsyncSession, sent_before: datetime, now: datetime
+) -> list[CheckIn]:
+    """Sent, unanswered, unreminded check-ins sent before `sent_before` and still open at `now`."""
+    statement = (
+        select(CheckIn)
+        .where(
+            CheckIn.status == "sent",
+            col(CheckIn.reminded_at).is_(None),
+            col(CheckIn.sent_at) <= sent_before,
+            col(CheckIn.expires_at) > now,
+        )
+        .order_by(col(CheckIn.id))
+    )
+    return list((await session.exec(statement)).all())
+
+
+async def claim_reminder(session: AsyncSession, checkin_id: int, now: datetime) -> bool:
+    """Mark the check-in reminded, unless another process did.
+
+    Returns:
+        True for the one caller that may queue the reminder.
+    """
+    result = await session.exec(
+        update(CheckIn)
+        .where(
+            col(CheckIn.id) == checkin_id,
+            col(CheckIn.reminded_at).is_(None),
+            col(CheckIn.status) == "sent",
+        )
+        .values(reminded_at=now)
+        .returning(col(CheckIn.id))
+    )
+    return result.first() is not None
+
+
+async def expire_due(session: AsyncSession, now: datetime) -> list[tuple[int, bool]]:
+    """Close every open check-in whose expiry has come.
+
+    Returns:
+        (check-in id, whether it had been sent) for each check-in this call closed;
+        a concurrent caller gets the others, never the same ones.
+    """
+    result = await session.exec(
+        update(CheckIn)
+        .where(
+            col(CheckIn.status).in_(("scheduled", "sent")),
+            col(CheckIn.expires_at) <= now,
+        )
+        .values(status="expired")
+        .returning(col(CheckIn.id), col(CheckIn.sent_at))
+    )
+    closed: list[tuple[int, bool]] = [
+        (cast(int, checkin_id), sent_at is not None) for checkin_id, sent_at in result.all()
+    ]
+    return closed
+
+
+async def drop_pending(session: AsyncSession, checkin_id: int, reason: str) -> None:
+    """Stop a check-in's undelivered question and reminder from going out."""
+    await session.exec(
+        update(OutboxMessage)
+        .where(
+            col(OutboxMessage.checkin_id) == checkin_id,
+            col(OutboxMessage.status) == "pending",
+            col(OutboxMessage.purpose).in_(("checkin", "reminder")),
+        )
+        .values(status="failed", claimed_until=None, last_error=reason)
+    )
+
+
+async def mark_checkin_sent(
+    session: AsyncSession, checkin_id: int, now: datetime, message_ref: dict[str, Any]
+) -> None:
+    """Record that the check-in's question reached the person (unless it closed meanwhile)."""
+    await session.exec(
+        update(CheckIn)
+        .where(col(CheckIn.id) == checkin_id, col(CheckIn.status) == "scheduled")
+        .values(status="sent", sent_at=now, message_ref=message_ref)
+    )
+
+
+async def defer(session: AsyncSession, message_id: int, not_before: datetime, reason: str) -> None:
+    """Put a claimed message back to wait until `not_before` (not a failed attempt)."""
+    await session.exec(
+        update(OutboxMessage)
+        .where(col(OutboxMessage.id) == message_id)
+        .values(not_before=not_before, claimed_until=None, last_error=reason)
+    )
+
+
+async def mark_unreachable(session: AsyncSession, person_id: int) -> None:
+    """The platform says the person cannot be messaged: stop asking them."""
+    await session.exec(update(Person).where(col(Person.id) == person_id).values(unreachable=True))
+
+
+async def recipients(
+    session: AsyncSession, person_ids: Sequence[int]
+) -> dict[int, tuple[Person, ConversationAddress | None]]:
+    """People and their proactive addresses, by id, in one query."""
+    statement = (
+        select(Person, ConversationAddress)
+        .join(
+            ConversationAddress,
+            col(ConversationAddress.person_id) == col(Person.id),
+            isouter=True,
+        )
+        .where(col(Person.id).in_(person_ids))
+    )
+    found: dict[int, tuple[Person, ConversationAddress | None]] = {}
+    for person, address in (await session.exec(statement)).all():
+        assert person.id is not None
+        found[person.id] = (person, address)
+    return found
+
+
+async def checkin_statuses(session: AsyncSession, checkin_ids: Sequence[int]) -> dict[int, str]:
+    """The status of each check-in, by id (missing when erased)."""
+    statement = select(CheckIn.id, CheckIn.status).where(col(CheckIn.id).in_(checkin_ids))
+    return {
+        checkin_id: status
+        for checkin_id, status in (await session.exec(statement)).all()
+        if checkin_id is not None
+    }
+
+
+async def people_by_email(session: AsyncSession, email: str) -> list[Person]:
+    """People whose platform profile has this e-mail address (case-insensitive)."""
+    statement = (
+        select(Person).where(func.lower(Person.email) == email.lower()).order_by(col(Person.id))
+    )
+    return list((await session.exec(statement)).all())
