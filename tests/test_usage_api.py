@@ -1,0 +1,193 @@
+"""`POST /api/v1/usage` on SQLite and PostgreSQL: 202 and one check-in after the delay; repeated
+idempotency key, bad key and bad body (issue 5, acceptance 3)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+from sqlalchemy import update
+from sqlmodel import col
+
+from adapters.server import build_app
+from bot.replies import Choices
+from bot.runtime import Runtime
+from storage.models import CheckIn, OutboxMessage, Person
+from tests.conftest import FakeClock
+from tests.helpers import rows
+from tests.scheduling_support import API_KEY, RecordingSender, loop_for, start_runtime, write_config
+
+NOW = datetime(2026, 11, 17, 14, 0, tzinfo=UTC)  # Tuesday 14:00 in London
+AUTH = {"Authorization": f"Bearer {API_KEY}"}
+
+
+@pytest.fixture
+async def runtime(database_url: str, tmp_path: Path, clock: FakeClock) -> AsyncIterator[Runtime]:
+    clock.now = NOW
+    built = await start_runtime(database_url, write_config(tmp_path, cap=2), clock)
+    yield built
+    await built.close()
+
+
+@pytest.fixture
+async def client(runtime: Runtime) -> AsyncIterator[TestClient[Any, Any]]:
+    async with TestClient(TestServer(build_app(runtime, mounts=[]))) as test_client:
+        yield test_client
+
+
+def report(**changes: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "programme": "routing",
+        "person": {"platform": "slack", "id": "ULON"},
+        "used_at": "2026-11-17T13:58:00+00:00",
+        "context": "suggested route 12",
+    }
+    body.update(changes)
+    return body
+
+
+async def post(
+    client: TestClient[Any, Any], body: Any, headers: dict[str, str] | None = None
+) -> tuple[int, dict[str, Any]]:
+    response = await client.post(
+        "/api/v1/usage", json=body, headers=AUTH if headers is None else headers
+    )
+    return response.status, await response.json()
+
+
+async def test_usage_queues_one_checkin_after_the_delay(
+    client: TestClient[Any, Any], runtime: Runtime, clock: FakeClock
+) -> None:
+    status, body = await post(client, report())
+    assert (status, body) == (202, {"checkin": "queued", "send_after": "2026-11-17T14:08:00+00:00"})
+    (checkin,) = await rows(runtime, CheckIn)
+    assert (checkin.kind, checkin.context) == ("triggered", "suggested route 12")
+    sender = RecordingSender()
+    loop = loop_for(runtime, sender)
+    clock.now = NOW + timedelta(minutes=7)
+    await loop.deliver_due()
+    assert sender.sent == []
+    clock.now = NOW + timedelta(minutes=8)
+    await loop.deliver_due()
+    (message,) = sender.sent
+    question = message.replies[0]
+    assert isinstance(question, Choices)
+    assert question.text == "Did RoutePilot help you just now (suggested route 12)?"
+    assert message.recipient is not None and message.recipient.user_id == "ULON"
+
+
+async def test_repeated_idempotency_key_makes_no_second_checkin(
+    client: TestClient[Any, Any], runtime: Runtime
+) -> None:
+    headers = {**AUTH, "Idempotency-Key": "telemetry-4711"}
+    first = await post(client, report(), headers)
+    again = await post(client, report(), headers)
+    assert first == again == (202, {"checkin": "queued", "send_after": "2026-11-17T14:08:00+00:00"})
+    # The same report without a key is the same use of the tool, too.
+    assert (await post(client, report(context="other")))[0] == 202
+    assert (await post(client, report(context="other")))[0] == 202
+    slots = sorted(c.slot for c in await rows(runtime, CheckIn))
+    assert len(slots) == 2 and "usage:telemetry-4711" in slots
+    assert len(await rows(runtime, OutboxMessage)) == 2
+
+
+BAD_KEYS = [
+    {},
+    {"Authorization": "Bearer lmk_wrong"},
+    {"Authorization": API_KEY},
+    {"X-Api-Key": "lmk_other"},  # the other programme's key
+]
+
+
+async def test_bad_or_missing_key_is_401(client: TestClient[Any, Any], runtime: Runtime) -> None:
+    for headers in BAD_KEYS:
+        status, body = await post(client, report(), headers)
+        assert status == 401 and "API key" in body["error"], headers
+    assert await rows(runtime, CheckIn) == []
+
+
+async def test_x_api_key_header_works(client: TestClient[Any, Any]) -> None:
+    assert (await post(client, report(), {"X-Api-Key": API_KEY}))[0] == 202
+
+
+BAD_BODIES: list[tuple[Any, str]] = [
+    (report(person={"platform": "slack"}), "person.id"),
+    (report(person={"id": "ULON"}), "person.platform"),
+    (report(person={}), "person"),
+    (report(person={"platform": "irc", "id": "x"}), "person.platform"),
+    (report(person={"email": "not-an-address"}), "person.email"),
+    (report(used_at="2026-11-17T13:58:00"), "used_at"),
+    (report(used_at="yesterday"), "used_at"),
+    (report(used_at="2026-11-17T15:00:00+00:00"), "used_at"),
+    (report(context="x" * 201), "context"),
+    (
+        {"person": {"platform": "slack", "id": "ULON"}, "used_at": "2026-11-17T13:58:00Z"},
+        "programme",
+    ),
+    ([1, 2], "body"),
+]
+
+
+async def test_bad_body_is_422_naming_the_field(
+    client: TestClient[Any, Any], runtime: Runtime
+) -> None:
+    for body, field in BAD_BODIES:
+        status, answer = await post(client, body)
+        assert (status, answer["field"]) == (422, field), body
+        assert answer["error"]
+    assert await rows(runtime, CheckIn) == []
+
+
+async def test_malformed_json_is_400(client: TestClient[Any, Any]) -> None:
+    response = await client.post("/api/v1/usage", data=b"{not json", headers=AUTH)
+    assert response.status == 400
+    assert await response.json() == {"error": "body is not valid JSON"}
+
+
+async def test_unknown_person_is_404(client: TestClient[Any, Any]) -> None:
+    for person in ({"platform": "slack", "id": "UNOBODY"}, {"platform": "slack", "id": "UOTHER"}):
+        status, body = await post(client, report(person=person))
+        assert (status, body["field"]) == (404, "person")
+
+
+async def test_person_found_by_email(client: TestClient[Any, Any], runtime: Runtime) -> None:
+    async with runtime.db.session() as session:
+        await session.exec(
+            update(Person)
+            .where(col(Person.platform_user_id) == "UCHI")
+            .values(email="Kim@Example.com")
+        )
+    status, body = await post(client, report(person={"email": "kim@example.com"}))
+    assert (status, body["checkin"]) == (202, "queued")
+    (checkin,) = await rows(runtime, CheckIn)
+    (kim,) = await rows(runtime, Person, platform_user_id="UCHI")
+    assert checkin.person_id == kim.id
+
+
+async def test_quiet_hours_pause_and_cap_skip_with_the_reason(
+    client: TestClient[Any, Any], runtime: Runtime, clock: FakeClock
+) -> None:
+    evening = report(used_at="2026-11-17T18:55:00+00:00")
+    clock.now = datetime(2026, 11, 17, 18, 56, tzinfo=UTC)
+    assert await post(client, evening) == (202, {"checkin": "skipped", "reason": "quiet_hours"})
+    clock.now = NOW
+    # The cap (2 a week here) counts triggered check-ins too.
+    for minute in (10, 20):
+        answer = await post(client, report(used_at=f"2026-11-17T13:{minute}:00+00:00"))
+        assert answer[1]["checkin"] == "queued"
+    assert await post(client, report()) == (202, {"checkin": "skipped", "reason": "weekly_cap"})
+    async with runtime.db.session() as session:
+        await session.exec(
+            update(Person)
+            .where(col(Person.platform_user_id) == "UCHI")
+            .values(status="paused", paused_until=NOW + timedelta(days=7))
+        )
+    chicago = report(person={"platform": "slack", "id": "UCHI"})
+    assert await post(client, chicago) == (202, {"checkin": "skipped", "reason": "paused"})
+    stale = report(used_at="2026-11-16T09:00:00+00:00")
+    assert await post(client, stale) == (202, {"checkin": "skipped", "reason": "too_old"})
+    assert len(await rows(runtime, CheckIn)) == 2
