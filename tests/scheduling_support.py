@@ -84,16 +84,25 @@ def write_config(
     return path
 
 
-async def start_runtime(database_url: str, config: Path, clock: FakeClock) -> Runtime:
-    """A runtime on the test database; the Chicago member's platform says America/Chicago."""
+async def start_runtime(
+    database_url: str, config: Path, clock: FakeClock, **platforms: Any
+) -> Runtime:
+    """A runtime on the test database; the Chicago member's platform says America/Chicago.
+
+    No platform is configured unless `platforms` sets its settings (e.g. Slack's tokens).
+    """
+    values: dict[str, Any] = {
+        "slack_bot_token": None,
+        "slack_signing_secret": None,
+        "slack_app_token": None,
+        "microsoft_app_id": None,
+        **platforms,
+    }
     settings = Settings(
         database_url=database_url,
         lastmile_config=config,
-        slack_bot_token=None,
-        slack_signing_secret=None,
-        slack_app_token=None,
-        microsoft_app_id=None,
         _env_file=None,  # type: ignore[call-arg]
+        **values,
     )
     runtime = await build_runtime(settings, clock=clock)
     async with runtime.db.session() as session:
