@@ -39,8 +39,9 @@ async def healthz(request: web.Request) -> web.Response:
 def platform_mounts() -> list[Mount]:
     """The platform adapters that can be mounted (each decides if it is configured)."""
     from adapters.slack.mount import mount_slack
+    from adapters.teams.mount import mount_teams
 
-    return [mount_slack]
+    return [mount_slack, mount_teams]
 
 
 def build_app(

@@ -11,7 +11,10 @@ from aiohttp import web
 
 from adapters.server import build_app
 from adapters.teams.mount import mount_teams
+from bot.checkin_runner import open_checkin
 from bot.config import Settings
+from bot.delivery_loop import DeliveryLoop
+from bot.outgoing import queue_checkin
 from bot.runtime import Runtime, build_runtime
 from storage.models import Answer, ConversationAddress, Person
 from tests.conftest import IN_CI
@@ -30,6 +33,9 @@ timezone = "Europe/London"
 [cohorts.north]
 programme = "routing"
 members = ["teams:{PLAYGROUND_USER}"]
+max_per_week = 20
+quiet_hours = "00:00-00:00"  # the test runs whenever CI does
+quiet_weekends = false
 """
 
 
@@ -71,7 +77,7 @@ async def bot_endpoint(runtime: Runtime) -> AsyncIterator[str]:
     await runner.cleanup()
 
 
-async def test_install_checkin_card_and_answer_through_the_playground(
+async def test_install_checkins_and_answers_through_the_playground(
     runtime: Runtime, bot_endpoint: str
 ) -> None:
     async with (
@@ -99,3 +105,25 @@ async def test_install_checkin_card_and_answer_through_the_playground(
         # The card that asked no longer offers the buttons.
         buttons = page.locator(pg.ADAPTIVE_CARD).get_by_role("button", name="Yes, it helped")
         assert await buttons.count() == 0
+
+        # A scheduled check-in goes out through the outbox, proactively, to the same chat.
+        await queue_a_checkin(runtime, alex)
+        before = await pg.bot_message_count(page)
+        assert await DeliveryLoop(runtime).deliver_due() == 1
+        await pg.wait_for_bot_text(page, "Did RoutePilot help you", after=before)
+        await pg.click_card_button(page, "Partly")
+        await pg.wait_for_bot_text(page, "You said: RoutePilot partly helped.")
+        await pg.wait_for_bot_text(page, "What did you do instead?")
+        outcomes = sorted(answer.outcome for answer in await rows(runtime, Answer))
+        assert outcomes == ["helped", "partly"]
+
+
+async def queue_a_checkin(runtime: Runtime, person: Person) -> None:
+    """What the scheduler does at a check-in slot."""
+    now = runtime.clock()
+    async with runtime.db.session() as session:
+        checkin = await open_checkin(
+            session, person, runtime.config, kind="scheduled", slot="e2e", now=now
+        )
+        assert checkin is not None
+        await queue_checkin(session, person, checkin, runtime.config, runtime.wording, now)

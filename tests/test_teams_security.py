@@ -1,0 +1,259 @@
+"""Who may post to /api/messages: forged tokens get 401, strangers 403, and nothing is stored
+(acceptance 3)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+from unittest import mock
+
+import pytest
+from aiohttp import web
+from botframework.connector.auth.jwt_token_extractor import _OpenIdMetadata
+from sqlmodel import SQLModel
+
+from adapters.teams.auth import is_loopback
+from bot.config import Settings
+from storage.models import (
+    ChannelAddress,
+    ConversationAddress,
+    Note,
+    Person,
+    ProcessedEvent,
+)
+from tests.conftest import FakeClock
+from tests.fakes.teams_activities import (
+    BOT_APP_ID,
+    PERSONAL_CONVERSATION_ID,
+    USER_ID,
+    post_activity,
+)
+from tests.fakes.teams_auth import (
+    forge_token,
+    make_channel_token,
+    new_signing_key,
+    trusted_signing_keys,
+    unreachable_openid_metadata,
+)
+from tests.helpers import rows
+from tests.teams_support import TeamsBotUnderTest, teams_bot, teams_settings
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+STORED: tuple[type[SQLModel], ...] = (
+    Person,
+    ConversationAddress,
+    ChannelAddress,
+    ProcessedEvent,
+    Note,
+)
+
+
+async def snapshot(bot: TeamsBotUnderTest) -> dict[str, int]:
+    """Row counts of everything an inbound activity could write."""
+    return {model.__name__: len(await rows(bot.runtime, model)) for model in STORED}
+
+
+@pytest.fixture
+async def secured(database_url: str, clock: FakeClock) -> AsyncIterator[TeamsBotUnderTest]:
+    settings = teams_settings(
+        database_url, microsoft_app_id=BOT_APP_ID, microsoft_app_password="not-a-real-secret"
+    )
+    async with teams_bot(settings, clock) as running:
+        yield running
+
+
+def message(bot: TeamsBotUnderTest) -> dict[str, Any]:
+    return bot.activity("message_personal", text="mydata")
+
+
+# -- with an app id: every request's token is checked ----------------------------------------
+
+
+async def test_a_request_without_a_token_is_401(secured: TeamsBotUnderTest) -> None:
+    before = await snapshot(secured)
+    result = await secured.post(message(secured))
+    assert result.status == 401
+    assert await snapshot(secured) == before
+    assert secured.connector.calls == []
+
+
+@pytest.mark.parametrize(
+    "make_token",
+    [
+        pytest.param(lambda url: "garbage", id="malformed"),
+        pytest.param(lambda url: "Basic dXNlcjpwYXNz", id="not-bearer"),
+        pytest.param(
+            lambda url: forge_token(BOT_APP_ID, url, issuer="https://evil.example"),
+            id="foreign-issuer",
+        ),
+        pytest.param(lambda url: forge_token(BOT_APP_ID, url), id="untrusted-key"),
+    ],
+)
+async def test_a_forged_token_is_401_and_changes_nothing(
+    secured: TeamsBotUnderTest, make_token: Callable[[str], str]
+) -> None:
+    trusted = new_signing_key()
+    before = await snapshot(secured)
+    with trusted_signing_keys(trusted):
+        token = make_token(secured.connector.service_url)
+        result = await secured.post(message(secured), token)
+    assert result.status == 401
+    assert await snapshot(secured) == before
+
+
+async def test_tokens_signed_by_a_trusted_key_but_wrong_are_401(
+    secured: TeamsBotUnderTest,
+) -> None:
+    trusted = new_signing_key()
+    url = secured.connector.service_url
+    before = await snapshot(secured)
+    with trusted_signing_keys(trusted):
+        same_kid_other_key = make_channel_token(BOT_APP_ID, url, key=new_signing_key(trusted.kid))
+        tokens = {
+            "bad signature": same_kid_other_key,
+            "expired": make_channel_token(BOT_APP_ID, url, key=trusted, lifetime=-600),
+            "other bot": make_channel_token("another-app", url, key=trusted),
+            "other service url": make_channel_token(
+                BOT_APP_ID, "https://evil.example/", key=trusted
+            ),
+        }
+        statuses = {
+            name: (await secured.post(message(secured), t)).status for name, t in tokens.items()
+        }
+    with trusted_signing_keys(trusted, endorsements=("skype",)):
+        not_for_teams = make_channel_token(BOT_APP_ID, url, key=trusted)
+        statuses["not endorsed for msteams"] = (
+            await secured.post(message(secured), not_for_teams)
+        ).status
+    assert statuses == dict.fromkeys(statuses, 401)
+    assert await snapshot(secured) == before
+
+
+async def test_a_valid_token_is_accepted(secured: TeamsBotUnderTest) -> None:
+    trusted = new_signing_key()
+    with trusted_signing_keys(trusted):
+        token = make_channel_token(BOT_APP_ID, secured.connector.service_url, key=trusted)
+        # installationUpdate needs no reply (a reply would need an AAD token from the internet).
+        result = await secured.post("installation_update_add_personal", token)
+    assert result.status == 200
+    [address] = await rows(secured.runtime, ConversationAddress)
+    assert address.data["conversation"]["id"] == PERSONAL_CONVERSATION_ID
+
+
+async def test_unreachable_signing_keys_are_503_and_change_nothing(
+    secured: TeamsBotUnderTest,
+) -> None:
+    before = await snapshot(secured)
+    with unreachable_openid_metadata() as fetches:
+        token = forge_token(BOT_APP_ID, secured.connector.service_url)
+        result = await secured.post(message(secured), token)
+    assert result.status == 503 and len(fetches) == 1
+    assert await snapshot(secured) == before
+
+
+async def test_fetching_signing_keys_never_blocks_the_server(secured: TeamsBotUnderTest) -> None:
+    """The SDK fetches keys with a blocking requests.get: other requests must still be served."""
+    release = threading.Event()
+    fetching = threading.Event()
+
+    async def slow_refresh(metadata: _OpenIdMetadata) -> None:
+        fetching.set()
+        # Blocks whichever thread runs it until the test has been served meanwhile.
+        assert release.wait(timeout=10), "the health check was never answered"
+        raise ConnectionError("test: keys not reachable")
+
+    with (
+        unreachable_openid_metadata(),
+        mock.patch.object(_OpenIdMetadata, "_refresh", slow_refresh),
+    ):
+        token = forge_token(BOT_APP_ID, secured.connector.service_url)
+        pending = asyncio.create_task(secured.post(message(secured), token))
+        await asyncio.to_thread(fetching.wait, 10)
+        health = await secured.client.get("/healthz")
+        served_meanwhile = health.status == 200 and not pending.done()
+        release.set()
+        result = await pending
+    assert served_meanwhile
+    assert result.status == 401
+
+
+# -- without an app id: this machine only ----------------------------------------------------
+
+
+@pytest.fixture
+def open_settings(database_url: str) -> Settings:
+    return teams_settings(database_url)
+
+
+def from_address(remote: str) -> Callable[[web.Application], None]:
+    """Make every request look as if it came from ``remote``."""
+
+    @web.middleware
+    async def rewrite(request: web.Request, handler: Handler) -> web.StreamResponse:
+        return await handler(request.clone(remote=remote))
+
+    def install(app: web.Application) -> None:
+        app.middlewares.append(rewrite)
+
+    return install
+
+
+@pytest.mark.parametrize("remote", ["203.0.113.9", "10.0.0.7", "2001:db8::1"])
+async def test_without_an_app_id_a_remote_peer_is_refused(
+    open_settings: Settings, clock: FakeClock, remote: str
+) -> None:
+    async with teams_bot(open_settings, clock, middleware=from_address(remote)) as bot:
+        before = await snapshot(bot)
+        result = await bot.post("conversation_update_members_added_personal")
+        assert result.status == 403
+        assert await snapshot(bot) == before
+        assert bot.connector.calls == []
+
+
+async def test_without_an_app_id_a_request_relayed_by_a_local_proxy_is_refused(
+    open_settings: Settings, clock: FakeClock
+) -> None:
+    async with teams_bot(open_settings, clock) as bot:
+        incoming = bot.activity("conversation_update_members_added_personal")
+        before = await snapshot(bot)
+        result = await post_activity(
+            bot.client, incoming, headers={"X-Forwarded-For": "198.51.100.4"}
+        )
+        assert result.status == 403
+        assert await snapshot(bot) == before
+
+
+async def test_without_an_app_id_loopback_is_served_and_tokens_ignored(
+    open_settings: Settings, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="adapters.teams.mount"):
+        async with teams_bot(open_settings, clock, middleware=from_address("::1")) as bot:
+            result = await bot.post("installation_update_add_personal", "whatever-the-client-sends")
+            assert result.status == 200
+            people = await rows(bot.runtime, Person, platform_user_id=USER_ID)
+    assert len(people) == 1
+    assert any(
+        "accepts requests from loopback addresses only" in record.getMessage()
+        for record in caplog.records
+    )
+
+
+@pytest.mark.parametrize(
+    ("remote", "loopback"),
+    [
+        ("127.0.0.1", True),
+        ("127.8.9.10", True),
+        ("::1", True),
+        ("::ffff:127.0.0.1", True),
+        ("192.168.1.20", False),
+        ("::ffff:192.168.1.20", False),
+        ("", False),
+        (None, False),
+        ("not-an-address", False),
+    ],
+)
+def test_loopback_addresses(remote: str | None, loopback: bool) -> None:
+    assert is_loopback(remote) is loopback
