@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
+import base64
+import io
 import json
 
 import pytest
+from PIL import Image as PILImage
 
 from adapters.teams.cards import (
     ADAPTIVE_CARD,
     MESSAGE_LIMIT_BYTES,
     VERB,
     answered_card,
+    compact_png,
     escape_markdown,
     invoke_card_response,
     render_message,
     size_of,
     tokens_of,
 )
+from bot.digest.chart import chart_image
+from bot.digest.model import WeekPoint
 from bot.replies import (
     Answered,
     Choices,
@@ -28,6 +34,8 @@ from bot.replies import (
     Text,
     TextRequest,
 )
+from bot.wording import load_wording
+from storage.reports import OutcomeCounts
 from tests.teams_support import card_actions, card_texts, cards_in
 
 
@@ -142,6 +150,33 @@ def test_a_report_is_facts_lines_and_an_inline_chart() -> None:
     assert facts["facts"] == [{"title": "Help \\*rate\\*", "value": "62%"}]
     [image] = [e for e in card["body"] if e["type"] == "Image"]  # type: ignore[attr-defined]
     assert image["url"].startswith("data:image/png;base64,") and image["altText"]
+
+
+def test_a_real_trend_chart_is_shown_inline_within_the_limit() -> None:
+    outcomes = [(40, 20, 10, 5), (44, 25, 9, 4), (38, 15, 12, 8), (50, 30, 10, 6)] * 3
+    points = [
+        WeekPoint(
+            f"2026-W{30 + week}",
+            OutcomeCounts(
+                sent=60,
+                answered=answered,
+                helped=helped,
+                partly=partly,
+                no=no,
+                not_used=answered - helped - partly - no,
+                respondents=answered,
+            ),
+        )
+        for week, (answered, helped, partly, no) in enumerate(outcomes)
+    ]
+    chart = chart_image(points, "Last 12 weeks", load_wording("en"))
+    message = render_message([Report("Week 41", (Section("Rates"),), chart=chart)])
+    assert message is not None and size_of(message) <= MESSAGE_LIMIT_BYTES
+    [image] = [e for e in cards_in(message)[0]["body"] if e["type"] == "Image"]
+    shown = base64.b64decode(image["url"].removeprefix("data:image/png;base64,"))
+    assert len(shown) <= len(chart.png)
+    assert PILImage.open(io.BytesIO(shown)).size == PILImage.open(io.BytesIO(chart.png)).size
+    assert compact_png(b"not a picture") == b"not a picture"
 
 
 def test_a_chart_too_big_for_teams_is_described_instead() -> None:
