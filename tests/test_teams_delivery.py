@@ -96,6 +96,9 @@ async def test_a_blocked_conversation_stops_sends_to_that_person(
     # One refused attempt, then nothing more is sent to her.
     card_posts = [c for c in bot.connector.requests("send") if c.body and cards_in(c.body)]
     assert [c.status for c in card_posts] == [403]
+    # Until she adds the app again.
+    assert (await bot.post("installation_update_add_personal")).status == 200
+    assert not (await person(bot.runtime, USER_ID, platform="teams")).unreachable
 
 
 async def outbound_to_megan(bot: TeamsBotUnderTest, *replies: object) -> Outbound:

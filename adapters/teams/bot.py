@@ -90,6 +90,11 @@ class TeamsBot:
                 person = await directory.person_for(session, inbound.actor, now)
                 assert person.id is not None
                 await save_address(session, person.id, PLATFORM, inbound.address.data, now)
+                if person.unreachable:
+                    # They blocked or removed the bot before; adding it again undoes that.
+                    person.unreachable = False
+                    session.add(person)
+                    logger.info("Teams: reachable again", extra={"person_id": person.id})
 
     async def _with_profile(self, turn: TurnContext, event: MemberJoined) -> MemberJoined:
         """The joining person with their roster e-mail, so the config may name them by it."""

@@ -44,7 +44,7 @@ class Inbound:
     event: Event | None = None
     channel: ChannelRef | None = None
     remember_person: bool = False
-    """Keep the person's conversation reference without a turn of the engine."""
+    """The bot was added for this person: keep their reference, even outside the engine."""
     is_invoke: bool = False
     token: str = ""
     """The token of the card action, when the activity is one."""
@@ -211,7 +211,7 @@ def _conversation_update(activity: Activity, base: Inbound) -> Inbound:
         return base
     # The engine welcomes the person (or the team) and keeps the 1:1 reference.
     event = MemberJoined(base.actor, base.address, str(activity.get("id") or ""), activity)
-    return replace(base, event=event)
+    return replace(base, event=event, remember_person=base.is_personal)
 
 
 def _installation_update(activity: Activity, base: Inbound) -> Inbound:
