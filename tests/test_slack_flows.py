@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from adapters.slack.blocks import escape
 from storage.models import Answer, Note, Override, Person, Workaround
 from tests.conftest import FakeClock
 from tests.fakes.slack_signing import app_home_opened_payload
@@ -236,13 +237,15 @@ async def test_a_worker_text_is_escaped_everywhere_it_is_shown_back(slack: Harne
     await slack.click(slack.last_post(DANA), "other")
     view_id = slack.fake.last_call("views.open").response["view"]["id"]  # type: ignore[index]
     await slack.send("interactive", slack.submit_payload(view_id, NASTY))
-    await slack.send("events", slack.dm_payload(NASTY))  # a volunteered note too
+    # A volunteered note too, typed in the DM: Slack sends &, <, > typed as entities.
+    await slack.send("events", slack.dm_payload(escape(NASTY)))
     await slack.send("events", slack.dm_payload("mydata"))
     await slack.command("mydata")
     await slack.send("events", _home_opened(slack, DANA))
 
     [workaround] = await slack.rows(Workaround)
-    assert workaround.text == NASTY  # stored as written
+    [note] = await slack.rows(Note)
+    assert workaround.text == note.text == NASTY  # stored as written
     outbound = [
         call.params
         for call in slack.fake.calls()

@@ -9,6 +9,7 @@ from adapters.slack.inbound import (
     from_command,
     from_event,
     from_view,
+    readable,
 )
 from bot.events import ChoiceMade, FormSubmitted, MessageReceived
 from tests.fakes.slack_signing import (
@@ -181,3 +182,17 @@ def test_long_event_ids_are_hashed_to_fit_storage() -> None:
     assert translated is not None and translated.event is not None
     assert translated.event.event_id.startswith("sha256:")
     assert len(translated.event.event_id) <= 255
+
+
+def test_slack_message_encoding_becomes_plain_words() -> None:
+    typed = message_im_payload(text="Used &lt;b&gt; &amp; the old map, asked <@U0LEAD0001|lena>")
+    mentions = "<!channel> <!here> <!subteam^S0TEAM|@drivers> <#C0PILOTS01|ai-pilot> <@U0OTHER001>"
+    links = "see <https://maps.example/x|the map> or <mailto:ops@example.com|ops@example.com>"
+
+    translated = from_event(typed)
+
+    assert translated is not None and isinstance(translated.event, MessageReceived)
+    assert translated.event.text == "Used <b> & the old map, asked @lena"
+    assert readable(mentions) == "@channel @here @drivers #ai-pilot @U0OTHER001"
+    assert readable(links) == "see the map (https://maps.example/x) or ops@example.com"
+    assert readable("&amp;lt; stays &lt;") == "&lt; stays <"

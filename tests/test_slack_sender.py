@@ -8,9 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from adapters.slack.delivery import MessageIndex
 from bot.delivery import Outbound, Recipient, RetryLater, Undeliverable
-from bot.replies import Image, Report, Section, Text
+from bot.outgoing import payload_of
+from bot.replies import Answered, Image, Report, Section, Text
 from storage.models import CheckIn, OutboxMessage
+from storage.outbox import enqueue
 from tests.conftest import FakeClock
 from tests.fakes.slack_api import UPLOAD, FailureKind
 from tests.test_slack_harness import DANA, Harness, running
@@ -198,3 +201,43 @@ async def test_a_failed_chart_after_the_report_is_not_sent_twice(slack_direct: H
     # The digest text is out; retrying the whole message would post it again.
     assert ref["ts"] == slack_direct.last_post(DANA).response["ts"]  # type: ignore[index]
     assert len(slack_direct.posts_to(DANA)) == 1
+
+
+async def test_an_expiry_notice_replaces_the_checkin_buttons_even_after_a_restart(
+    slack: Harness,
+) -> None:
+    checkin_id = await slack.queue_checkin(DANA)
+    assert await slack.deliver_outbox() == ["delivered"]
+    question = slack.last_post(DANA)
+    slack.adapter.poster.index = MessageIndex()  # what a restart (or another replica) knows
+    [checkin] = [c for c in await slack.rows(CheckIn) if c.id == checkin_id]
+    async with slack.runtime.db.session() as session:
+        await enqueue(
+            session,
+            dedupe_key=f"expired:{checkin_id}",
+            platform="slack",
+            purpose="notice",
+            payload=payload_of(
+                (Answered(f"checkin:{checkin_id}:first", "This check-in has closed."),)
+            ),
+            now=slack.clock.now,
+            person_id=checkin.person_id,
+            checkin_id=checkin_id,
+        )
+
+    assert await slack.deliver_outbox() == ["delivered"]
+
+    [update] = slack.fake.calls("chat.update")
+    assert (update.params["channel"], update.params["ts"]) == (
+        question.response["channel"],  # type: ignore[index]
+        question.response["ts"],  # type: ignore[index]
+    )
+    assert update.params["blocks"] == [
+        {
+            "type": "context",
+            "elements": [
+                {"type": "plain_text", "text": "✓ This check-in has closed.", "emoji": True}
+            ],
+        }
+    ]
+    assert len(slack.posts_to(DANA)) == 1  # replaced, not posted again

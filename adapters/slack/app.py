@@ -25,6 +25,7 @@ from adapters.slack.inbound import Inbound
 from adapters.slack.people import SlackProfiles
 from bot.events import Actor
 from bot.runtime import Runtime
+from storage.checkins import get_checkin
 
 logger = logging.getLogger(__name__)
 
@@ -66,7 +67,7 @@ class SlackAdapter:
         )
         self.profiles = SlackProfiles(self.client)
         self.poster = SlackPoster(self.client, runtime.wording)
-        self.sender = SlackSender(self.poster)
+        self.sender = SlackSender(self.poster, checkin_ref=self._checkin_ref)
         self.socket_mode: AsyncSocketModeHandler | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._turns: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
@@ -130,6 +131,11 @@ class SlackAdapter:
                 )
             if translated.show_home:
                 await self.publish_home(actor)
+
+    async def _checkin_ref(self, checkin_id: int) -> dict[str, Any]:
+        async with self.runtime.db.session() as session:
+            checkin = await get_checkin(session, checkin_id)
+        return dict(checkin.message_ref) if checkin is not None else {}
 
     async def publish_home(self, actor: Actor) -> None:
         """Show the person their status, stored data and buttons in the App Home tab."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -190,6 +190,10 @@ class MessageIndex:
         """Where the message carrying `token` is, forgetting it (it is answered)."""
         return self._posted.pop(token, None)
 
+    def knows(self, token: str) -> bool:
+        """True when the message carrying `token` is known."""
+        return token in self._posted
+
 
 class PartlyPosted(Exception):
     """Some messages went out before a failure; sending them all again would repeat them."""
@@ -237,16 +241,18 @@ class SlackPoster:
             opens_form: the click was a free-text option: open the text step as a modal.
 
         Returns:
-            References ({"channel", "ts"} or {"response_url"}) of the posted messages.
+            References ({"channel", "ts"} or {"response_url"}) of the messages posted or
+            updated, in order.
 
         Raises:
-            PartlyPosted: when a failure follows messages already posted.
+            PartlyPosted: when a failure follows new messages already posted.
         """
-        posted: list[dict[str, str]] = []
+        refs: list[dict[str, str]] = []
+        posted_new = False
         try:
             for reply in replies:
                 if isinstance(reply, Answered):
-                    await self._replace(where, reply, clicked)
+                    refs.append(await self._replace(where, reply, clicked))
                     continue
                 if isinstance(reply, TextRequest) and opens_form and trigger_id:
                     await self.open_form(trigger_id, form_request(reply), where)
@@ -255,12 +261,14 @@ class SlackPoster:
                     if isinstance(item, SlackFile):
                         await self._upload(where, item)
                     else:
-                        posted.append(await self._send(where, item))
+                        refs.append(await self._send(where, item))
+                        posted_new = True
         except Exception as error:
-            if posted:
-                raise PartlyPosted(posted, error) from error
+            # Updates can be repeated harmlessly; new messages cannot.
+            if posted_new:
+                raise PartlyPosted(refs, error) from error
             raise
-        return posted
+        return refs
 
     async def open_form(self, trigger_id: str, form: FormRequest, where: Where) -> None:
         """Open the free-text modal; a click's trigger lasts three seconds."""
@@ -305,7 +313,9 @@ class SlackPoster:
             alt_txt=file.alt_text,
         )
 
-    async def _replace(self, where: Where, answered: Answered, clicked: Clicked | None) -> None:
+    async def _replace(
+        self, where: Where, answered: Answered, clicked: Clicked | None
+    ) -> dict[str, str]:
         text = fit(answered.summary, 3000)
         if clicked is not None and clicked.token == answered.token:
             blocks = answered_blocks(clicked.blocks, answered.summary)
@@ -314,21 +324,23 @@ class SlackPoster:
                 await self._respond(
                     clicked.response_url, text=text, blocks=blocks, replace_original=True
                 )
-            else:
-                await self.client.chat_update(
-                    channel=clicked.channel, ts=clicked.ts, text=text, blocks=blocks
-                )
-            return
+                return {"response_url": clicked.response_url}
+            await self.client.chat_update(
+                channel=clicked.channel, ts=clicked.ts, text=text, blocks=blocks
+            )
+            return {"channel": clicked.channel, "ts": clicked.ts}
         known = self.index.take(answered.token)
         if known is not None:
             blocks = answered_blocks(known.blocks, answered.summary)
             await self.client.chat_update(
                 channel=known.channel, ts=known.ts, text=text, blocks=blocks
             )
-            return
-        for item in render(answered, self.wording):
-            if isinstance(item, SlackMessage):
-                await self._send(where, item)
+            return {"channel": known.channel, "ts": known.ts}
+        # The message is unknown here (posted before a restart): keep the record anyway.
+        [record] = [
+            item for item in render(answered, self.wording) if isinstance(item, SlackMessage)
+        ]
+        return await self._send(where, record)
 
     async def _respond(
         self,
@@ -349,13 +361,18 @@ class SlackPoster:
             logger.warning("response_url answered %s: %s", response.status_code, response.body)
 
 
+CheckinRef = Callable[[int], Awaitable[dict[str, Any]]]
+"""Where a check-in's question was posted (its stored message_ref)."""
+
+
 class SlackSender:
     """The outbox's Slack sender: a DM to a person, or a post to a channel."""
 
     platform = PLATFORM
 
-    def __init__(self, poster: SlackPoster) -> None:
+    def __init__(self, poster: SlackPoster, checkin_ref: CheckinRef | None = None) -> None:
         self.poster = poster
+        self._checkin_ref = checkin_ref
 
     async def deliver(self, message: Outbound) -> dict[str, Any]:
         """Send one outbox message.
@@ -371,6 +388,7 @@ class SlackSender:
         to_person = message.recipient is not None
         try:
             where = await self._where(message)
+            await self._locate_answered(message)
             posted = await self.poster.post(where, message.replies)
         except PartlyPosted as partly:
             # Sending it all again would repeat what went out; keep what arrived.
@@ -384,6 +402,18 @@ class SlackSender:
         except (TimeoutError, SlackApiError, SlackRequestError, ClientError) as error:
             raise classify(error, to_person) from error
         return posted[0] if posted else {}
+
+    async def _locate_answered(self, message: Outbound) -> None:
+        # An expiry notice replaces a check-in's buttons; the check-in remembers where
+        # its question was posted, also after a restart or on another replica.
+        if message.checkin_id is None or self._checkin_ref is None:
+            return
+        for reply in message.replies:
+            if isinstance(reply, Answered) and not self.poster.index.knows(reply.token):
+                ref = await self._checkin_ref(message.checkin_id)
+                if ref.get("channel") and ref.get("ts"):
+                    posted = Posted(str(ref["channel"]), str(ref["ts"]), [])
+                    self.poster.index.remember(reply.token, posted)
 
     async def _where(self, message: Outbound) -> Where:
         recipient = message.recipient

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -92,6 +93,31 @@ def event_id(*parts: str) -> str:
     return "sha256:" + hashlib.sha256(joined.encode()).hexdigest()
 
 
+_SEQUENCE = re.compile(r"<([^<>]*)>")
+
+
+def _readable_sequence(match: re.Match[str]) -> str:
+    target, _, label = match.group(1).partition("|")
+    if target[:1] in ("@", "#"):  # <@U123>, <@U123|dana>, <#C123|general>
+        return target[0] + (label or target[1:])
+    if target.startswith("!"):  # <!channel>, <!here>, <!subteam^S1|@team>, <!date^…|fallback>
+        return label or "@" + target[1:].split("^")[0]
+    if target.startswith("mailto:"):
+        return label or target.removeprefix("mailto:")
+    return f"{label} ({target})" if label and label != target else target
+
+
+def readable(text: str) -> str:
+    """What a person wrote, from Slack's message encoding.
+
+    Slack sends typed `&`, `<`, `>` as entities and mentions, channels and links as
+    `<…>` sequences; lastmile stores plain words (`@dana`, `#general`, `@channel`)
+    so no stored text is Slack markup, and escapes it again whenever it is shown.
+    """
+    plain_text = _SEQUENCE.sub(_readable_sequence, text)
+    return plain_text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
 def _team(body: Payload) -> str:
     team = body.get("team")
     if isinstance(team, dict):
@@ -116,7 +142,7 @@ def _message(body: Payload, event: Payload) -> Inbound | None:
         event=MessageReceived(
             actor=bare_actor(user, team),
             address=address(user, team, channel),
-            text=str(event.get("text") or ""),
+            text=readable(str(event.get("text") or "")),
             event_id=str(body.get("event_id") or ""),
             raw=body,
         ),
@@ -312,7 +338,7 @@ def from_command(body: Payload) -> Inbound | None:
         return None
     team = str(body.get("team_id") or "")
     channel = str(body.get("channel_id") or "")
-    text = str(body.get("text") or "").strip() or "help"
+    text = readable(str(body.get("text") or "")).strip() or "help"
     return Inbound(
         where=Where(user, team, channel=channel, response_url=str(body.get("response_url") or "")),
         event=MessageReceived(
