@@ -25,13 +25,14 @@ from bot.runtime import Runtime
 from bot.scheduling.plan import quiet_ends, zone_named
 from bot.scheduling.policy import participation_reason
 from storage.models import ConversationAddress, OutboxMessage, Person
-from storage.outbox import claim_due, mark_delivered, mark_failed, mark_retry
+from storage.outbox import mark_failed, mark_retry
 from storage.scheduling import (
     checkin_statuses,
+    claim_batch,
     defer,
-    mark_checkin_sent,
     mark_unreachable,
     recipients,
+    record_delivery,
 )
 
 logger = logging.getLogger(__name__)
@@ -88,7 +89,7 @@ class DeliveryLoop:
         lease: timedelta = timedelta(minutes=5),
         interval: float = 2.0,
         batch: int = 100,
-        concurrency: int = 16,
+        concurrency: int | None = None,
         retry: RetryPolicy | None = None,
         rng: random.Random | None = None,
     ) -> None:
@@ -99,6 +100,10 @@ class DeliveryLoop:
         self.batch = batch
         self.retry = retry or RetryPolicy()
         self.rng = rng or random.Random()
+        # Conversations sent to at once. SQLite has one writer, so more concurrent
+        # marks there only queue on its lock (measured in bench/outbox_throughput.py).
+        if concurrency is None:
+            concurrency = 8 if runtime.db.is_sqlite else 16
         self._slots = asyncio.Semaphore(concurrency)
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -158,7 +163,7 @@ class DeliveryLoop:
             return 0
         now = self.runtime.clock()
         async with self.runtime.db.session() as session:
-            rows = await claim_due(
+            rows = await claim_batch(
                 session, now, platforms=platforms, lease=self.lease, limit=self.batch
             )
             if not rows:
@@ -297,6 +302,10 @@ class DeliveryLoop:
         # The duplicate window: keep this transaction first and short.
         now = clock()
         async with db.session() as session:
-            await mark_delivered(session, row.id, now)
-            if row.purpose == "checkin" and row.checkin_id is not None:
-                await mark_checkin_sent(session, row.checkin_id, now, message_ref or {})
+            await record_delivery(
+                session,
+                row.id,
+                now,
+                sent_checkin_id=row.checkin_id if row.purpose == "checkin" else None,
+                message_ref=message_ref,
+            )
