@@ -7,15 +7,18 @@ import asyncio
 import logging
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
+from types import SimpleNamespace
 from typing import Any
 from unittest import mock
 
 import pytest
 from aiohttp import web
+from botbuilder.core import TurnContext
+from botbuilder.schema import Activity
 from botframework.connector.auth.jwt_token_extractor import _OpenIdMetadata
 from sqlmodel import SQLModel
 
-from adapters.teams.auth import is_loopback
+from adapters.teams.auth import ReusedCredentialsFactory, build_adapter, is_loopback, warm_token
 from bot.config import Settings
 from storage.models import (
     ChannelAddress,
@@ -257,3 +260,59 @@ async def test_without_an_app_id_loopback_is_served_and_tokens_ignored(
 )
 def test_loopback_addresses(remote: str | None, loopback: bool) -> None:
     assert is_loopback(remote) is loopback
+
+
+class RecordingCredentials:
+    """Credentials whose token requests remember the thread they ran on."""
+
+    def __init__(self, app_id: str) -> None:
+        self.microsoft_app_id = app_id
+        self.token_threads: list[str] = []
+
+    def get_access_token(self, force_refresh: bool = False) -> str:
+        self.token_threads.append(threading.current_thread().name)
+        return "token"
+
+
+class CountingFactory:
+    """The inner factory: makes new credentials on every call, as the SDK's does."""
+
+    def __init__(self, app_id: str) -> None:
+        self.app_id = app_id
+        self.made: list[RecordingCredentials] = []
+
+    async def is_valid_app_id(self, app_id: str) -> bool:
+        return app_id == self.app_id
+
+    async def is_authentication_disabled(self) -> bool:
+        return not self.app_id
+
+    async def create_credentials(
+        self, app_id: str, oauth_scope: str, login_endpoint: str, validate_authority: bool
+    ) -> RecordingCredentials:
+        self.made.append(RecordingCredentials(self.app_id))
+        return self.made[-1]
+
+
+async def test_outbound_credentials_are_reused_and_their_token_fetched_off_the_loop() -> None:
+    inner = CountingFactory(BOT_APP_ID)
+    factory = ReusedCredentialsFactory(inner)
+    scope = "https://api.botframework.com"
+    first = await factory.create_credentials(BOT_APP_ID, scope, "https://login", True)
+    second = await factory.create_credentials(BOT_APP_ID, scope, "https://login", True)
+    other = await factory.create_credentials(BOT_APP_ID, "https://other", "https://login", True)
+    assert first is second and other is not first and len(inner.made) == 2
+    assert await factory.is_valid_app_id(BOT_APP_ID)
+    assert not await ReusedCredentialsFactory(CountingFactory("")).is_valid_app_id(BOT_APP_ID)
+
+    adapter = build_adapter(teams_settings("sqlite://", microsoft_app_id=BOT_APP_ID))
+    turn = TurnContext(adapter, Activity(type="message"))
+    turn.turn_state[adapter.BOT_CONNECTOR_CLIENT_KEY] = SimpleNamespace(
+        config=SimpleNamespace(credentials=first)
+    )
+    await warm_token(turn)
+    assert first.token_threads and threading.current_thread().name not in first.token_threads
+    anonymous = RecordingCredentials("")
+    turn.turn_state[adapter.BOT_CONNECTOR_CLIENT_KEY].config.credentials = anonymous
+    await warm_token(turn)
+    assert anonymous.token_threads == []  # no app id, no token

@@ -7,11 +7,20 @@ import ipaddress
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import requests
-from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication
+from botbuilder.core import TurnContext
+from botbuilder.integration.aiohttp import (
+    CloudAdapter,
+    ConfigurationBotFrameworkAuthentication,
+    ConfigurationServiceClientCredentialFactory,
+)
 from botbuilder.schema import Activity
-from botframework.connector.auth import AuthenticateRequestResult
+from botframework.connector.auth import (
+    AuthenticateRequestResult,
+    ServiceClientCredentialsFactory,
+)
 
 from bot.config import Settings
 
@@ -38,10 +47,66 @@ class BotCredentials:
         )
 
 
+class ReusedCredentialsFactory(ServiceClientCredentialsFactory):  # type: ignore[misc]
+    """Hands out one credentials object per audience, so MSAL's token cache is kept.
+
+    The SDK builds new credentials, with a new, empty MSAL token cache, for every turn and
+    every proactive send: each outbound call would fetch a token from
+    login.microsoftonline.com again. See also `warm_token`.
+    """
+
+    def __init__(self, inner: ServiceClientCredentialsFactory) -> None:
+        self.inner = inner
+        self._credentials: dict[tuple[str, str, str, bool], Any] = {}
+
+    async def is_valid_app_id(self, app_id: str) -> bool:
+        """Whether ``app_id`` is this bot's."""
+        valid: bool = await self.inner.is_valid_app_id(app_id)
+        return valid
+
+    async def is_authentication_disabled(self) -> bool:
+        """True with no app id."""
+        disabled: bool = await self.inner.is_authentication_disabled()
+        return disabled
+
+    async def create_credentials(
+        self, app_id: str, oauth_scope: str, login_endpoint: str, validate_authority: bool
+    ) -> Any:
+        """The credentials for this audience, made once."""
+        key = (app_id or "", oauth_scope or "", login_endpoint or "", validate_authority)
+        credentials = self._credentials.get(key)
+        if credentials is None:
+            credentials = await self.inner.create_credentials(
+                app_id, oauth_scope, login_endpoint, validate_authority
+            )
+            self._credentials[key] = credentials
+        return credentials
+
+
+async def warm_token(turn: TurnContext) -> None:
+    """Get the turn's outbound token in a worker thread before a connector call.
+
+    msrest asks the credentials for the token synchronously, on the event loop; fetched
+    here first, that only reads MSAL's cache. Without an app id there is no token.
+
+    Raises:
+        requests.RequestException: login.microsoftonline.com is unreachable.
+        PermissionError: it refused the app id and password.
+    """
+    client = turn.turn_state.get(turn.adapter.BOT_CONNECTOR_CLIENT_KEY)
+    credentials: Any = getattr(getattr(client, "config", None), "credentials", None)
+    if credentials is not None and credentials.microsoft_app_id:
+        await asyncio.to_thread(credentials.get_access_token)
+
+
 def build_adapter(settings: Settings) -> CloudAdapter:
     """A CloudAdapter with the app's credentials (none: no auth, for local testing)."""
+    configuration = BotCredentials.from_settings(settings)
+    credentials = ReusedCredentialsFactory(
+        ConfigurationServiceClientCredentialFactory(configuration)
+    )
     return CloudAdapter(
-        ConfigurationBotFrameworkAuthentication(BotCredentials.from_settings(settings))
+        ConfigurationBotFrameworkAuthentication(configuration, credentials_factory=credentials)
     )
 
 

@@ -13,6 +13,7 @@ from botbuilder.core import InvokeResponse, TurnContext
 from botbuilder.core.teams import TeamsInfo
 from botbuilder.schema import Activity, ActivityTypes
 
+from adapters.teams.auth import warm_token
 from adapters.teams.cards import (
     answered_card,
     card_message,
@@ -99,6 +100,7 @@ class TeamsBot:
     async def _with_profile(self, turn: TurnContext, event: MemberJoined) -> MemberJoined:
         """The joining person with their roster e-mail, so the config may name them by it."""
         try:
+            await warm_token(turn)
             member = await TeamsInfo.get_member(turn, event.actor.user_id)
         except CONNECTOR_ERRORS as error:
             logger.info("Teams: no roster entry for a new member: %s", error)
@@ -158,6 +160,7 @@ class TeamsBot:
         if message is None:
             return "sent"
         try:
+            await warm_token(turn)
             sent = await turn.send_activity(Activity().deserialize(message))
         except CONNECTOR_ERRORS as error:
             failure = delivery_failure(error, to_person=False)
@@ -170,6 +173,7 @@ class TeamsBot:
         update = Activity().deserialize(card_message(answered_card(summary)))
         update.id = activity_id
         try:
+            await warm_token(turn)
             await turn.update_activity(update)
         except CONNECTOR_ERRORS as error:
             # The answer is stored; a card left with buttons answers "already answered".

@@ -79,6 +79,9 @@ def delivery_failure(error: Exception, *, to_person: bool) -> RetryLater | Undel
         if status in TRANSIENT_STATUSES or status in CONFIGURATION_STATUSES:
             return RetryLater(reason, after=retry_after(error))
         return Undeliverable(reason, person_unreachable=to_person and status == 403)
+    if isinstance(error, PermissionError):
+        # MSAL refused MICROSOFT_APP_ID/PASSWORD: nothing goes out until an admin fixes them.
+        return RetryLater(f"no Bot Framework token: {error}")
     if isinstance(error, ClientRequestError | requests.RequestException | OSError):
         return RetryLater(f"Teams connector unreachable: {error}")
     if isinstance(error, ClientException):
@@ -89,6 +92,6 @@ def delivery_failure(error: Exception, *, to_person: bool) -> RetryLater | Undel
 CONNECTOR_ERRORS: tuple[type[Exception], ...] = (
     ClientException,
     requests.RequestException,
-    OSError,
+    OSError,  # PermissionError among them: MSAL refused the app's credentials
 )
-"""Exceptions that mean the Bot Connector call failed (not a bug in lastmile)."""
+"""Exceptions that mean the Bot Connector call (or getting its token) failed."""

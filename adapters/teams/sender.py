@@ -19,6 +19,7 @@ from botbuilder.schema import (
 from botbuilder.schema.teams import TeamsChannelAccount
 from msrest.exceptions import HttpOperationError
 
+from adapters.teams.auth import warm_token
 from adapters.teams.cards import answered_card, card_message, render_message, tokens_of
 from adapters.teams.errors import CONNECTOR_ERRORS, delivery_failure, status_of
 from adapters.teams.inbound import PLATFORM
@@ -87,6 +88,7 @@ class TeamsSender:
         sent_ids: list[str] = []
 
         async def logic(turn: TurnContext) -> None:
+            await warm_token(turn)
             # Updates first: a retry after a failed send repeats them harmlessly.
             for reply in answered:
                 for target in targets[reply.token]:
@@ -200,6 +202,7 @@ class TeamsSender:
         found: list[TeamsChannelAccount] = []
 
         async def logic(turn: TurnContext) -> None:
+            await warm_token(turn)
             token: str | None = None
             while True:
                 page = await TeamsInfo.get_paged_team_members(
