@@ -13,7 +13,9 @@ from pathlib import Path
 import psycopg
 import pytest
 from sqlalchemy import text
+from sqlmodel import SQLModel
 
+import storage.models  # noqa: F401  (declares the tables)
 from bot.config import Settings, example_config_path
 from bot.runtime import Runtime, build_runtime
 from storage.db import Database
@@ -78,10 +80,8 @@ def postgres_url() -> Iterator[str]:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-TABLES = (
-    "channeladdress, outboxmessage, themeupdate, processedevent, conversationstate, note, day30response, "
-    "override, workaround, answer, checkin, conversationaddress, role, person, cohort, programme"
-)
+# Every table the models declare, so a new table is emptied between tests too.
+TABLES = ", ".join(table.name for table in SQLModel.metadata.sorted_tables)
 
 
 async def _truncate(url: str) -> None:
