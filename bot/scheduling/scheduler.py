@@ -71,11 +71,15 @@ class CheckinScheduler:
                 IntervalTrigger(seconds=self.every.total_seconds(), timezone=UTC),
                 args=(name, tick),
                 id=name,
+                name=name,
                 max_instances=1,
                 coalesce=True,
                 misfire_grace_time=int(self.every.total_seconds()),
                 next_run_time=first,
             )
+        # APScheduler logs every run at INFO (eight lines a minute); this module logs what
+        # the jobs did and every failure, so keep only its warnings.
+        logging.getLogger("apscheduler.executors.default").setLevel(logging.WARNING)
         self.scheduler.start()
         logger.info("scheduler started: %s", ", ".join(self.job_names()))
 
