@@ -108,7 +108,6 @@ async def test_persistent_server_errors_ask_to_retry_later(slack_direct: Harness
         ("conversations.open", "user_not_found"),
         ("conversations.open", "user_disabled"),
         ("chat.postMessage", "cannot_dm_bot"),
-        ("chat.postMessage", "account_inactive"),
         ("chat.postMessage", "channel_not_found"),
     ],
 )
@@ -122,6 +121,17 @@ async def test_a_person_who_cannot_be_reached_is_undeliverable(
 
     assert str(raised.value) == error
     assert raised.value.person_unreachable is True
+
+
+async def test_a_deactivated_bot_token_retries_slowly_and_blames_nobody(
+    slack_direct: Harness,
+) -> None:
+    slack_direct.fake.fail_next("chat.postMessage", FailureKind.API_ERROR, error="account_inactive")
+
+    with pytest.raises(RetryLater) as raised:
+        await slack_direct.runtime.senders["slack"].deliver(to_dana(Text("Hello")))
+
+    assert raised.value.after is not None and raised.value.after >= 60
 
 
 async def test_a_missing_channel_is_undeliverable_but_no_person_is_blamed(

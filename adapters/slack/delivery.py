@@ -57,8 +57,11 @@ _TRANSIENT = frozenset(
     }
 )
 # Retrying cannot help until an admin fixes the app (token, scopes): retry slowly.
+# account_inactive is about the bot's own token (deleted bot user or workspace), not
+# the person: blaming the person would mark everyone unreachable at once.
 _MISCONFIGURED = frozenset(
     {
+        "account_inactive",
         "invalid_auth",
         "not_authed",
         "token_revoked",
@@ -71,7 +74,6 @@ _MISCONFIGURED = frozenset(
 MISCONFIGURED_RETRY_SECONDS = 600.0
 _PERSON_UNREACHABLE = frozenset(
     {
-        "account_inactive",
         "user_not_found",
         "user_disabled",
         "user_not_visible",
