@@ -20,12 +20,12 @@ _DURATION = re.compile(r"^(\d{1,2})\s*([dw])$")
 
 async def help_command(turn: Turn, _args: str) -> list[Reply]:
     """What the person can type; leads and owners see their extra commands."""
-    text = turn.w("commands.help")
+    parts = [turn.w("commands.help")]
     if turn.has_role("owner") or turn.has_role("admin"):
-        text += turn.w("commands.help_owner")
+        parts.append(turn.w("commands.help_owner"))
     elif turn.has_role("lead"):
-        text += turn.w("commands.help_lead")
-    return [Text(text)]
+        parts.append(turn.w("commands.help_lead"))
+    return [Text("\n\n".join(part.strip() for part in parts))]
 
 
 def parse_pause(args: str, today: date) -> date | None:

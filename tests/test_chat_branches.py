@@ -191,3 +191,8 @@ async def test_help_lists_more_for_owners(runtime: Runtime) -> None:
     owner = "\n".join(await LocalChat(runtime, "olu").send("help"))
     assert "pause 1w" in worker and "update THEME" not in worker
     assert "update THEME" in owner
+
+
+async def test_help_keeps_the_lead_section_on_its_own_lines(runtime: Runtime) -> None:
+    shown = "\n".join(await LocalChat(runtime, "lee").send("help"))
+    assert "erase everything I keep about you\n\nTeam leads:" in shown

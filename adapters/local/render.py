@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -60,7 +61,8 @@ def render(replies: list[Reply], screen: Screen, image_dir: Path) -> Screen:
                 render([reply.chart], screen, image_dir)
         elif isinstance(reply, Image):
             image_dir.mkdir(parents=True, exist_ok=True)
-            path = image_dir / f"{reply.title.replace(' ', '-').lower()}.png"
+            name = re.sub(r"[^a-z0-9]+", "-", reply.title.lower()).strip("-") or "image"
+            path = image_dir / f"{name}.png"
             path.write_bytes(reply.png)
             screen.lines.append(f"[{reply.title}: {path}] {reply.alt_text}")
     return screen
