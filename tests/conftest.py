@@ -6,6 +6,7 @@ import os
 import secrets
 import shutil
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -60,24 +61,34 @@ def _admin_connect() -> psycopg.Connection[tuple[object, ...]]:
     return psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True, connect_timeout=3)
 
 
-@pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    """A fresh, migrated PostgreSQL database for this test session."""
+@contextmanager
+def empty_postgres_database(prefix: str) -> Iterator[str]:
+    """A new, empty PostgreSQL database, dropped afterwards.
+
+    Skips the test when PostgreSQL is unreachable, except with CI=true, where it fails.
+    """
     try:
         admin = _admin_connect()
     except psycopg.OperationalError as error:
         if IN_CI:
             pytest.fail(f"PostgreSQL is unreachable with CI=true: {error}")
         pytest.skip(f"PostgreSQL is unreachable: {error}")
-    name = f"lastmile_test_{os.getpid()}_{secrets.token_hex(3)}"
+    name = f"{prefix}_{os.getpid()}_{secrets.token_hex(3)}"
     with admin:
         admin.execute(f'CREATE DATABASE "{name}"')
-    base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0]
-    url = f"{base}/{name}"
-    upgrade_sync(url)
-    yield url
-    with _admin_connect() as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    try:
+        yield f"{POSTGRES_ADMIN_URL.rsplit('/', 1)[0]}/{name}"
+    finally:
+        with _admin_connect() as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh, migrated PostgreSQL database for this test session."""
+    with empty_postgres_database("lastmile_test") as url:
+        upgrade_sync(url)
+        yield url
 
 
 # Every table the models declare, so a new table is emptied between tests too.

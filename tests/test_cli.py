@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import secrets
 import signal
 import socket
 import subprocess
@@ -13,12 +12,11 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 
 from bot.cli import main
 from bot.config import example_config_path
-from tests.conftest import IN_CI, POSTGRES_ADMIN_URL
+from tests.conftest import empty_postgres_database
 
 LASTMILE = [sys.executable, "-m", "bot.cli"]
 
@@ -193,18 +191,8 @@ def test_example_config_checks_clean(tmp_path: Path) -> None:
 
 @pytest.fixture
 def empty_postgres() -> Iterator[str]:
-    try:
-        admin = psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError as error:
-        if IN_CI:
-            pytest.fail(f"PostgreSQL is unreachable with CI=true: {error}")
-        pytest.skip(f"PostgreSQL is unreachable: {error}")
-    name = f"lastmile_cli_{secrets.token_hex(4)}"
-    with admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    yield f"{POSTGRES_ADMIN_URL.rsplit('/', 1)[0]}/{name}"
-    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with empty_postgres_database("lastmile_cli") as url:
+        yield url
 
 
 @pytest.mark.postgres
