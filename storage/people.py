@@ -81,7 +81,10 @@ async def replace_roles(
 async def save_address(
     session: AsyncSession, person_id: int, platform: str, data: dict[str, Any], now: datetime
 ) -> None:
-    """Remember where to reach the person proactively."""
+    """Remember where to reach the person proactively (no write when it is unchanged)."""
+    known = await get_address(session, person_id)
+    if known is not None and known.platform == platform and known.data == data:
+        return
     values = {"person_id": person_id, "platform": platform, "data": data, "updated_at": now}
     await upsert(
         session, ConversationAddress, values, ("person_id",), ("platform", "data", "updated_at")
