@@ -173,7 +173,8 @@ async def test_slash_commands_help_pause_mydata_and_forget(slack: Harness) -> No
     assert replaced.params["url"] == click["response_url"]
     assert replaced.params["replace_original"] is True
     assert context_texts(replaced.params["blocks"]) == [
-        "✓ Done. Everything I kept about you is erased."
+        "✓ Done. Everything I kept about you is erased. You are still in the pilot, "
+        "so a check-in may come again; type stop if you would rather not."
     ]
 
 

@@ -259,7 +259,10 @@ async def test_commands_work_in_the_personal_chat(bot: TeamsBotUnderTest) -> Non
     card = cards_in(confirm)[0]
     yes = action_titled(card, "Yes, erase it all")
     result = await execute(bot, yes["data"], sent_id(bot, confirm))
-    assert card_texts(result.body["value"]) == ["✓ Done. Everything I kept about you is erased."]
+    assert card_texts(result.body["value"]) == [
+        "✓ Done. Everything I kept about you is erased. You are still in the pilot, "
+        "so a check-in may come again; type stop if you would rather not."
+    ]
     assert await rows(bot.runtime, Person, platform="teams", platform_user_id=USER_ID) == []
 
 
