@@ -273,6 +273,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     handler: Handler = args.handler
     try:
+        if args.command in ("serve", "config"):
+            # The adapters' wording keys join the start-up check of the prompts file.
+            from adapters.wording import register_wording
+
+            register_wording()
         return asyncio.run(handler(args, _settings(args)))
     except (ConfigError, WordingError, SchemaOutOfDate) as error:
         print(f"lastmile: {error}", file=sys.stderr)

@@ -8,6 +8,14 @@ if TYPE_CHECKING:
     from bot.runtime import Runtime
 
 
+def register_wording() -> None:
+    """Import every feature module, so the keys they `require()` are checked at start-up."""
+    import bot.digest.chart
+    import bot.digest.commands
+    import bot.digest.report
+    import bot.digest.updates  # noqa: F401
+
+
 def install_features(runtime: Runtime) -> None:
     """Register the commands and jobs that features add to the engine."""
     from bot.digest.commands import install as install_digest_commands

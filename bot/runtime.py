@@ -41,6 +41,9 @@ def load_checked(settings: Settings) -> tuple[Path, LastmileConfig, Wording]:
     Raises:
         ConfigError: or WordingError, naming the problem.
     """
+    from bot.features import register_wording
+
+    register_wording()
     path = settings.lastmile_config or example_config_path()
     config = load_config(path)
     wording = load_wording(config.settings.locale, settings.lastmile_prompts_dir)

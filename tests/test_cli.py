@@ -183,6 +183,32 @@ def test_missing_prompt_key_is_named_and_the_bot_does_not_start(tmp_path: Path) 
         assert "is missing the key 'checkin.reminder'" in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("line_start", "key"),
+    [
+        ("too_few = ", "digest.too_few"),
+        ("personal_only = ", "teams.personal_only"),
+        ("form_title = ", "slack.form_title"),
+    ],
+)
+def test_keys_of_features_and_adapters_are_checked_at_start_up(
+    tmp_path: Path,
+    line_start: str,
+    key: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    prompts = tmp_path / "prompts"
+    prompts.mkdir()
+    shipped = (Path(__file__).parent.parent / "prompts" / "en.toml").read_text().splitlines()
+    kept = [line for line in shipped if not line.startswith(line_start)]
+    assert len(kept) == len(shipped) - 1
+    (prompts / "en.toml").write_text("\n".join(kept))
+    monkeypatch.setenv("LASTMILE_PROMPTS_DIR", str(prompts))
+    assert main(["config", "check"]) == 2
+    assert f"is missing the key '{key}'" in capsys.readouterr().err
+
+
 def test_example_config_checks_clean(tmp_path: Path) -> None:
     result = _run(["config", "check"], _env(tmp_path, LASTMILE_CONFIG=str(example_config_path())))
     assert result.returncode == 0, result.stderr
