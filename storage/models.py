@@ -207,3 +207,17 @@ class ChannelAddress(SQLModel, table=True):
     channel_id: str = Field(primary_key=True, max_length=255)
     data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     updated_at: datetime
+
+
+class PostedMessage(SQLModel, table=True):
+    """Which platform message shows a question token, so an answer can replace its buttons.
+
+    Kept in the database rather than in one process, so an answer handled after a restart
+    or by another replica still finds the message. `ref` is the platform's own reference.
+    """
+
+    platform: str = Field(primary_key=True, max_length=16)
+    token: str = Field(primary_key=True, max_length=255)
+    person_id: int | None = Field(default=None, index=True)
+    ref: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(index=True)

@@ -21,6 +21,7 @@ from storage.models import (
     OutboxMessage,
     Override,
     Person,
+    PostedMessage,
     Role,
     ThemeUpdate,
     Workaround,
@@ -184,7 +185,14 @@ async def forget_person(session: AsyncSession, person_id: int) -> None:
                 )
             )
         )
-    owned: tuple[Any, ...] = (Note, Role, ConversationState, ConversationAddress, OutboxMessage)
+    owned: tuple[Any, ...] = (
+        Note,
+        Role,
+        ConversationState,
+        ConversationAddress,
+        OutboxMessage,
+        PostedMessage,
+    )
     for table in owned:
         await session.exec(delete(table).where(col(table.person_id) == person_id))
     await session.exec(delete(OutboxMessage).where(col(OutboxMessage.checkin_id).in_(checkin_ids)))

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from adapters.slack.blocks import escape
-from storage.models import Answer, Note, Override, Person, Workaround
+from storage.models import Answer, Note, Override, Person, PostedMessage, Workaround
 from tests.conftest import FakeClock
 from tests.fakes.slack_signing import app_home_opened_payload
 from tests.test_slack_harness import (
@@ -17,6 +17,7 @@ from tests.test_slack_harness import (
     ERIN,
     LEAD,
     Harness,
+    another_process,
     button_for,
     buttons,
     running,
@@ -135,6 +136,44 @@ async def test_write_it_button_and_typing_in_the_dm_both_answer_a_text_step(
     [saved] = updates(slack, detail.response["ts"])  # type: ignore[index]
     assert context_texts(saved["blocks"]) == ["✓ Got it, saved."]
     assert await slack.rows(Note) == []  # an answer, not a volunteered note
+
+
+async def test_an_answer_typed_after_a_restart_replaces_the_question_it_answers(
+    slack: Harness,
+) -> None:
+    question = await slack.checkin_message(DANA)
+    await slack.click(question, "partly")
+    await slack.send("interactive", slack.click_payload(slack.last_post(DANA), "other"))
+    text_request = slack.last_post(DANA)
+    posts_before = len(slack.posts_to(DANA))
+
+    async with another_process(slack) as restarted:
+        await restarted.send("events", restarted.dm_payload("Rang the depot"))
+
+    [workaround] = await slack.rows(Workaround)
+    assert (workaround.kind, workaround.text) == ("other", "Rang the depot")
+    [saved] = updates(slack, text_request.response["ts"])  # type: ignore[index]
+    assert saved["channel"] == text_request.response["channel"]  # type: ignore[index]
+    assert buttons(saved["blocks"]) == []
+    # The question stays above the answer: its blocks came from the database too.
+    asked = [b for b in text_request.params["blocks"] if b["type"] != "actions"]
+    assert asked and saved["blocks"][:-1] == asked
+    assert context_texts(saved["blocks"]) == ["✓ Got it, saved."]
+    new_posts = [call.params["text"] for call in slack.posts_to(DANA)[posts_before:]]
+    assert new_posts == ["Did you override or ignore a suggestion from RoutePilot?"]
+    assert await slack.rows(PostedMessage) != []  # the new question is remembered
+
+
+async def test_forget_erases_where_the_persons_questions_were_posted(slack: Harness) -> None:
+    await slack.checkin_message(DANA)
+    [dana] = [p for p in await slack.rows(Person) if p.platform_user_id == DANA]
+    assert [m.person_id for m in await slack.rows(PostedMessage)] == [dana.id]
+
+    confirm = await slack.command("forget")
+    await slack.send("interactive", slack.ephemeral_click_payload(confirm["blocks"], "yes"))
+
+    assert DANA not in {p.platform_user_id for p in await slack.rows(Person)}
+    assert await slack.rows(PostedMessage) == []
 
 
 async def test_someone_else_cannot_answer_a_persons_checkin(slack: Harness) -> None:

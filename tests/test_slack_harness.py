@@ -315,6 +315,9 @@ class Harness:
         sender = self.runtime.senders["slack"]
         now = self.runtime.clock()
         outcomes: list[str] = []
+        # Claimed in one transaction and sent outside it, as the delivery loop does: the
+        # sender writes too (where it posted each question).
+        claimed: list[tuple[int, int | None, Outbound]] = []
         async with self.runtime.db.session() as session:
             rows = await claim_due(session, now, platforms=("slack",), lease=timedelta(minutes=5))
             for row in rows:
@@ -339,22 +342,27 @@ class Harness:
                     destination=row.destination,
                     checkin_id=row.checkin_id,
                 )
-                try:
-                    ref = await sender.deliver(outbound)
-                except RetryLater as later:
-                    wait = timedelta(seconds=later.after or 60)
-                    await mark_retry(session, row.id, now + wait, str(later))
-                    outcomes.append("retry")
-                    continue
-                except Undeliverable as undeliverable:
-                    await mark_failed(session, row.id, str(undeliverable))
-                    outcomes.append("failed")
-                    continue
-                await mark_delivered(session, row.id, now)
-                if row.checkin_id is not None:
-                    await set_checkin_status(session, row.checkin_id, "sent", sent_at=now)
-                    await set_message_ref(session, row.checkin_id, ref)
-                outcomes.append("delivered")
+                claimed.append((row.id, row.checkin_id, outbound))
+        for row_id, checkin_id, outbound in claimed:
+            try:
+                ref = await sender.deliver(outbound)
+            except RetryLater as later:
+                wait = timedelta(seconds=later.after or 60)
+                async with self.runtime.db.session() as session:
+                    await mark_retry(session, row_id, now + wait, str(later))
+                outcomes.append("retry")
+                continue
+            except Undeliverable as undeliverable:
+                async with self.runtime.db.session() as session:
+                    await mark_failed(session, row_id, str(undeliverable))
+                outcomes.append("failed")
+                continue
+            async with self.runtime.db.session() as session:
+                await mark_delivered(session, row_id, now)
+                if checkin_id is not None:
+                    await set_checkin_status(session, checkin_id, "sent", sent_at=now)
+                    await set_message_ref(session, checkin_id, ref)
+            outcomes.append("delivered")
         return outcomes
 
     async def checkin_message(self, user: str = DANA) -> RecordedCall:
@@ -416,6 +424,22 @@ async def running(
                 yield Harness(fake, runtime, clock, app, chosen)
         finally:
             await runtime.close()
+
+
+@asynccontextmanager
+async def another_process(first: Harness) -> AsyncIterator[Harness]:
+    """A second `lastmile serve` over HTTP on the same database and Slack: a restart or a
+    replica, knowing nothing the first one keeps in memory."""
+    database_url = first.runtime.settings.database_url
+    assert database_url is not None
+    settings = slack_settings(database_url, first.fake, http=True, socket=False)
+    runtime = await build_runtime(settings, clock=first.clock)
+    try:
+        app = build_app(runtime)
+        async with TestClient(TestServer(app)) as client:
+            yield Harness(first.fake, runtime, first.clock, app, HttpTransport(client))
+    finally:
+        await runtime.close()
 
 
 # -- tests of the mount itself ------------------------------------------------------------

@@ -16,6 +16,7 @@ from storage.models import (
     ConversationAddress,
     Note,
     Person,
+    PostedMessage,
     ProcessedEvent,
     Workaround,
 )
@@ -239,6 +240,42 @@ async def test_typed_answer_replaces_the_card_that_asked(bot: TeamsBotUnderTest)
     assert update.activity_id == sent_id(bot, request_activity)
     assert card_texts(cards_in(update.body)[0]) == ["✓ Got it, saved."]
     assert card_texts(cards_in(replies[-1])[0])[0].startswith("Did you override")
+
+
+async def test_typed_answer_after_a_restart_replaces_the_card_that_asked(
+    bot: TeamsBotUnderTest, settings: Settings, clock: FakeClock
+) -> None:
+    checkin, _ = await proactive_checkin(bot)
+    await execute(bot, {"token": f"checkin:{checkin.id}:first", "value": "partly"})
+    await execute(bot, {"token": f"checkin:{checkin.id}:workaround", "value": "other"})
+    request_activity = bot.connector.activities(PERSONAL_CONVERSATION_ID)[-1]
+    before = len(bot.connector.activities(PERSONAL_CONVERSATION_ID))
+
+    # Another process (a restart, or a replica) on the same database gets the answer.
+    async with teams_bot(settings, clock) as restarted:
+        typed = bot.activity("message_personal", text="Asked Sam at the depot")
+        assert (await restarted.post(typed)).status == 200
+
+    [workaround] = await rows(bot.runtime, Workaround, checkin_id=checkin.id)
+    assert workaround.text == "Asked Sam at the depot"
+    [update] = [call for call in bot.connector.requests("update") if call.succeeded][-1:]
+    assert update.activity_id == sent_id(bot, request_activity)
+    assert card_texts(cards_in(update.body)[0]) == ["✓ Got it, saved."]
+    replies = bot.connector.activities(PERSONAL_CONVERSATION_ID)[before:]
+    assert [card_texts(cards_in(reply)[0])[0] for reply in replies] == [
+        "Did you override or ignore a suggestion from RoutePilot?"
+    ]
+
+
+async def test_forget_erases_where_the_persons_cards_were_sent(bot: TeamsBotUnderTest) -> None:
+    await proactive_checkin(bot)
+    megan = await person(bot.runtime, USER_ID, platform="teams")
+    assert [m.person_id for m in await rows(bot.runtime, PostedMessage)] == [megan.id]
+    [confirm] = await say(bot, "forget")
+    yes = action_titled(cards_in(confirm)[0], "Yes, erase it all")
+    await execute(bot, yes["data"], sent_id(bot, confirm))
+    assert await rows(bot.runtime, Person, platform="teams", platform_user_id=USER_ID) == []
+    assert await rows(bot.runtime, PostedMessage) == []
 
 
 # -- commands and free text ------------------------------------------------------------------

@@ -19,7 +19,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack import inbound
 from adapters.slack.blocks import ACTION_PREFIX, FORM_CALLBACK, home_view
-from adapters.slack.delivery import SlackPoster, SlackSender, retry_handlers
+from adapters.slack.delivery import PostedMessages, SlackPoster, SlackSender, retry_handlers
 from adapters.slack.home import home_content
 from adapters.slack.inbound import Inbound
 from adapters.slack.people import SlackProfiles
@@ -66,7 +66,8 @@ class SlackAdapter:
             process_before_response=True,
         )
         self.profiles = SlackProfiles(self.client)
-        self.poster = SlackPoster(self.client, runtime.wording)
+        messages = PostedMessages(runtime.db, runtime.clock)
+        self.poster = SlackPoster(self.client, runtime.wording, messages)
         self.sender = SlackSender(self.poster, checkin_ref=self._checkin_ref)
         self.socket_mode: AsyncSocketModeHandler | None = None
         self._tasks: set[asyncio.Task[None]] = set()

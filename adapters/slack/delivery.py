@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -35,8 +34,12 @@ from adapters.slack.blocks import (
 )
 from adapters.slack.inbound import Clicked, Where, metadata_of
 from bot.delivery import Outbound, RetryLater, Undeliverable
+from bot.engine import Clock
 from bot.replies import Answered, Reply, TextRequest
 from bot.wording import Wording
+from storage.db import Database
+from storage.messages import find_message, forget_message, remember_message
+from storage.people import find_person
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +47,6 @@ PLATFORM = "slack"
 # Slack asks for a pause with Retry-After; short ones are waited out in place, longer
 # ones go back to the outbox (RetryLater) so one person's send never blocks the rest.
 MAX_INLINE_WAIT_SECONDS = 5.0
-INDEX_SIZE = 5000
 
 _TRANSIENT = frozenset(
     {
@@ -170,31 +172,43 @@ class Posted:
     blocks: list[Block]
 
 
-class MessageIndex:
-    """Where recent token-carrying messages were posted, so an answer can replace them.
+class PostedMessages:
+    """Where token-carrying messages were posted, so an answer can replace them.
 
-    Clicks carry their message; this covers answers typed in the DM or sent from a
-    modal. Bounded, and per process: after a restart the record is posted anew.
+    Clicks carry their message; this covers answers typed in the DM, sent from a modal
+    or queued as an expiry notice. Kept in the database, so an answer handled after a
+    restart or by another replica finds the message too.
     """
 
-    def __init__(self, size: int = INDEX_SIZE) -> None:
-        self._size = size
-        self._posted: OrderedDict[str, Posted] = OrderedDict()
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self.db = db
+        self.clock = clock
 
-    def remember(self, token: str, posted: Posted) -> None:
-        """Keep where the message carrying `token` is."""
-        self._posted[token] = posted
-        self._posted.move_to_end(token)
-        while len(self._posted) > self._size:
-            self._posted.popitem(last=False)
+    async def remember(
+        self, token: str, posted: Posted, *, user_id: str = "", person_id: int | None = None
+    ) -> None:
+        """Keep where the message carrying `token` is (for `user_id` or `person_id`)."""
+        ref = {"channel": posted.channel, "ts": posted.ts, "blocks": posted.blocks}
+        async with self.db.session() as session:
+            if person_id is None and user_id:
+                person = await find_person(session, PLATFORM, user_id)
+                person_id = person.id if person is not None else None
+            await remember_message(session, PLATFORM, token, person_id, ref, self.clock())
 
-    def take(self, token: str) -> Posted | None:
+    async def take(self, token: str) -> Posted | None:
         """Where the message carrying `token` is, forgetting it (it is answered)."""
-        return self._posted.pop(token, None)
+        async with self.db.session() as session:
+            row = await find_message(session, PLATFORM, token)
+            if row is None:
+                return None
+            await forget_message(session, PLATFORM, token)
+        ref = row.ref
+        return Posted(str(ref.get("channel", "")), str(ref.get("ts", "")), ref.get("blocks", []))
 
-    def knows(self, token: str) -> bool:
+    async def knows(self, token: str) -> bool:
         """True when the message carrying `token` is known."""
-        return token in self._posted
+        async with self.db.session() as session:
+            return await find_message(session, PLATFORM, token) is not None
 
 
 class PartlyPosted(Exception):
@@ -209,12 +223,10 @@ class PartlyPosted(Exception):
 class SlackPoster:
     """Posts rendered replies to a person or channel and updates answered messages."""
 
-    def __init__(
-        self, client: AsyncWebClient, wording: Wording, index: MessageIndex | None = None
-    ) -> None:
+    def __init__(self, client: AsyncWebClient, wording: Wording, messages: PostedMessages) -> None:
         self.client = client
         self.wording = wording
-        self.index = index or MessageIndex()
+        self.messages = messages
         self._dm_channels: dict[str, str] = {}
 
     async def dm_channel(self, user_id: str) -> str:
@@ -299,7 +311,8 @@ class SlackPoster:
         )
         ref = {"channel": str(response["channel"]), "ts": str(response["ts"])}
         if message.token:
-            self.index.remember(message.token, Posted(ref["channel"], ref["ts"], message.blocks))
+            posted = Posted(ref["channel"], ref["ts"], message.blocks)
+            await self.messages.remember(message.token, posted, user_id=where.user_id)
         return ref
 
     async def _upload(self, where: Where, file: SlackFile) -> None:
@@ -321,7 +334,7 @@ class SlackPoster:
         text = fit(answered.summary, 3000)
         if clicked is not None and clicked.token == answered.token:
             blocks = answered_blocks(clicked.blocks, answered.summary)
-            self.index.take(answered.token)
+            await self.messages.take(answered.token)
             if clicked.ephemeral:
                 await self._respond(
                     clicked.response_url, text=text, blocks=blocks, replace_original=True
@@ -331,14 +344,14 @@ class SlackPoster:
                 channel=clicked.channel, ts=clicked.ts, text=text, blocks=blocks
             )
             return {"channel": clicked.channel, "ts": clicked.ts}
-        known = self.index.take(answered.token)
+        known = await self.messages.take(answered.token)
         if known is not None:
             blocks = answered_blocks(known.blocks, answered.summary)
             await self.client.chat_update(
                 channel=known.channel, ts=known.ts, text=text, blocks=blocks
             )
             return {"channel": known.channel, "ts": known.ts}
-        # The message is unknown here (posted before a restart): keep the record anyway.
+        # The message is unknown (long gone, or never remembered): keep the record anyway.
         [record] = [
             item for item in render(answered, self.wording) if isinstance(item, SlackMessage)
         ]
@@ -411,11 +424,14 @@ class SlackSender:
         if message.checkin_id is None or self._checkin_ref is None:
             return
         for reply in message.replies:
-            if isinstance(reply, Answered) and not self.poster.index.knows(reply.token):
+            if isinstance(reply, Answered) and not await self.poster.messages.knows(reply.token):
+                # Posted before messages were remembered in the database: the check-in's
+                # own reference still names the question (without its blocks).
                 ref = await self._checkin_ref(message.checkin_id)
                 if ref.get("channel") and ref.get("ts"):
                     posted = Posted(str(ref["channel"]), str(ref["ts"]), [])
-                    self.poster.index.remember(reply.token, posted)
+                    person_id = message.recipient.person_id if message.recipient else None
+                    await self.poster.messages.remember(reply.token, posted, person_id=person_id)
 
     async def _where(self, message: Outbound) -> Where:
         recipient = message.recipient

@@ -119,16 +119,16 @@ class TeamsBot:
                 to_send.append(reply)
                 continue
             clicked = reply.token == inbound.token
-            targets = self.cards.find(conversation_id, reply.token)
+            targets = await self.cards.find(conversation_id, reply.token)
             if clicked and inbound.card_id and inbound.card_id not in targets:
                 targets.append(inbound.card_id)
-            self.cards.forget(conversation_id, reply.token)
+            await self.cards.forget(conversation_id, reply.token)
             if clicked and inbound.is_invoke:
                 # The clicked card is refreshed by the invoke response itself.
                 refreshed = answered_card(reply.summary)
                 targets = [target for target in targets if target != inbound.card_id]
             elif not targets:
-                # Answered by typing, and the card that asked was sent by another process.
+                # Answered by typing, and the card that asked is unknown (long gone).
                 to_send.append(Text(f"✓ {reply.summary}"))
             for target in targets:
                 await self._replace(turn, target, reply.summary)
@@ -145,7 +145,9 @@ class TeamsBot:
         unsent: list[Reply] = []
         for reply in to_send:
             # Once one reply must wait, the rest wait behind it to keep their order.
-            if unsent or await self._send(turn, conversation_id, reply) == "retry":
+            # A card in a 1:1 chat is the person's: it is erased with them.
+            owner = inbound.actor.user_id if inbound.is_personal else ""
+            if unsent or await self._send(turn, conversation_id, reply, owner) == "retry":
                 unsent.append(reply)
         if unsent:
             await self._queue(inbound, unsent)
@@ -154,7 +156,7 @@ class TeamsBot:
         response = InvokeResponse(status=int(HTTPStatus.OK), body=body)
         await turn.send_activity(Activity(type=ActivityTypes.invoke_response, value=response))
 
-    async def _send(self, turn: TurnContext, conversation_id: str, reply: Reply) -> str:
+    async def _send(self, turn: TurnContext, conversation_id: str, reply: Reply, owner: str) -> str:
         """Send one reply in the turn: "sent", "retry" (throttled, transient) or "dropped"."""
         message = render_message([reply])
         if message is None:
@@ -166,7 +168,8 @@ class TeamsBot:
             failure = delivery_failure(error, to_person=False)
             logger.warning("Teams: reply not sent: %s", failure)
             return "retry" if isinstance(failure, RetryLater) else "dropped"
-        self.cards.remember(conversation_id, getattr(sent, "id", "") or "", tokens_of([reply]))
+        sent_id = getattr(sent, "id", "") or ""
+        await self.cards.remember(conversation_id, sent_id, tokens_of([reply]), user_id=owner)
         return "sent"
 
     async def _replace(self, turn: TurnContext, activity_id: str, summary: str) -> None:

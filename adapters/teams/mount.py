@@ -93,7 +93,7 @@ def mount_teams(app: web.Application, runtime: Runtime) -> str:
     except Exception as error:
         # botbuilder says e.g. "Property 'APP_PASSWORD' is expected" for SingleTenant.
         raise ConfigError(f"Teams settings (MICROSOFT_APP_*): {error}") from error
-    cards = SentCards()
+    cards = SentCards(runtime.db, runtime.clock)
     bot = TeamsBot(runtime, cards)
     endpoint = MessagesEndpoint(adapter, bot, loopback_only=not app_id)
     app.router.add_post(MESSAGES_PATH, endpoint.handle)

@@ -82,7 +82,7 @@ class TeamsSender:
             reply.token: await self._cards_showing(message, conversation_id, reply.token)
             for reply in answered
         }
-        # An answer whose card cannot be found (sent before a restart) is said in words.
+        # An answer whose card cannot be found (long gone) is said in words.
         unplaced = [Text(reply.summary) for reply in answered if not targets[reply.token]]
         shown = render_message([*unplaced, *message.replies])
         sent_ids: list[str] = []
@@ -107,16 +107,18 @@ class TeamsSender:
         await self.adapter.continue_conversation(reference, logic, self.app_id)
         tokens = tokens_of(message.replies)
         activity_id = sent_ids[0] if sent_ids else ""
-        self.cards.remember(conversation_id, activity_id, tokens)
+        recipient = None if message.destination else message.recipient
+        person_id = recipient.person_id if recipient is not None else None
+        await self.cards.remember(conversation_id, activity_id, tokens, person_id=person_id)
         for reply in answered:
-            self.cards.forget(conversation_id, reply.token)
+            await self.cards.forget(conversation_id, reply.token)
         return {"conversation_id": conversation_id, "activity_id": activity_id, "tokens": tokens}
 
     async def _cards_showing(
         self, message: Outbound, conversation_id: str, token: str
     ) -> list[str]:
         """Messages showing the question: sent by this process, or stored on the check-in."""
-        found = self.cards.find(conversation_id, token)
+        found = await self.cards.find(conversation_id, token)
         if message.checkin_id is None:
             return found
         async with self.runtime.db.session() as session:

@@ -15,6 +15,7 @@ from bot.scheduling.plan import DueSlot, due_slots, local_week, quiet_reason, zo
 from bot.scheduling.policy import CAPPED_KINDS, participation_reason, skip_reason
 from bot.turn import person_timezone
 from storage.checkins import get_checkin
+from storage.messages import forget_messages_before
 from storage.outbox import enqueue
 from storage.people import get_person
 from storage.scheduling import (
@@ -33,6 +34,8 @@ from storage.scheduling import (
 logger = logging.getLogger(__name__)
 
 DAY30_AFTER = timedelta(days=30)
+POSTED_MESSAGES_KEPT = timedelta(days=14)
+"""How long to remember which message shows a question; questions close within hours."""
 
 
 async def queue_due_checkins(runtime: Runtime, now: datetime) -> int:
@@ -154,7 +157,8 @@ async def expire_checkins(runtime: Runtime, now: datetime) -> int:
     """Close check-ins past their expiry and update the question people were sent.
 
     A sent one gets a notice that replaces its buttons with the `checkin.expired`
-    text; an unsent one (the platform was down) never goes out.
+    text; an unsent one (the platform was down) never goes out. Records of where
+    questions were posted are dropped after `POSTED_MESSAGES_KEPT`.
 
     Returns:
         How many notices this call queued.
@@ -184,4 +188,5 @@ async def expire_checkins(runtime: Runtime, now: datetime) -> int:
                 checkin_id=checkin_id,
             )
             queued += 1
+        await forget_messages_before(session, now - POSTED_MESSAGES_KEPT)
     return queued
