@@ -33,7 +33,7 @@ from bot.replies import Text, reply_from_dict
 from bot.runtime import Runtime, build_runtime
 from storage.migrate import upgrade_sync
 from storage.models import OutboxMessage, Person
-from storage.outbox import claim_due, mark_delivered
+from storage.outbox import claim_due, record_delivery
 from storage.people import get_address, get_person
 
 POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
@@ -137,7 +137,7 @@ async def drain_naively(runtime: Runtime, sender: RecordingSender) -> None:
         )
         await sender.deliver(message)
         async with runtime.db.session() as session:
-            await mark_delivered(session, row.id, NOW)
+            await record_delivery(session, row.id, NOW)
 
 
 Drain = Callable[[Runtime, RecordingSender], Awaitable[None]]

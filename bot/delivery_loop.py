@@ -25,14 +25,12 @@ from bot.runtime import Runtime
 from bot.scheduling.plan import quiet_ends, zone_named
 from bot.scheduling.policy import participation_reason
 from storage.models import ConversationAddress, OutboxMessage, Person
-from storage.outbox import mark_failed, mark_retry
+from storage.outbox import claim_due, mark_failed, mark_retry, record_delivery
 from storage.scheduling import (
     checkin_statuses,
-    claim_batch,
     defer,
     mark_unreachable,
     recipients,
-    record_delivery,
 )
 
 logger = logging.getLogger(__name__)
@@ -163,7 +161,7 @@ class DeliveryLoop:
             return 0
         now = self.runtime.clock()
         async with self.runtime.db.session() as session:
-            rows = await claim_batch(
+            rows = await claim_due(
                 session, now, platforms=platforms, lease=self.lease, limit=self.batch
             )
             if not rows:

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, update
+from sqlalchemy import func, or_, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.models import OutboxMessage
+from storage.models import CheckIn, OutboxMessage
 from storage.sql import insert_ignore
 
 
@@ -52,59 +53,74 @@ async def claim_due(
     session: AsyncSession,
     now: datetime,
     *,
-    platforms: tuple[str, ...],
+    platforms: Sequence[str],
     lease: timedelta,
-    limit: int = 50,
+    limit: int = 100,
     person_id: int | None = None,
 ) -> list[OutboxMessage]:
-    """Claim pending messages that are due, so no other process sends them meanwhile.
+    """Claim up to `limit` due pending messages in one statement, oldest first.
 
-    A claim is a conditional UPDATE, so two replicas racing for the same row
-    cannot both win; a claim whose holder died expires after `lease`.
+    One UPDATE … WHERE id IN (due ids) RETURNING the rows: on PostgreSQL the due
+    ids are locked with SKIP LOCKED, so replicas claiming at once take disjoint
+    rows without waiting for each other; SQLite runs the statement under its
+    single writer lock. A claim whose holder died runs out after `lease`.
+    `person_id` keeps the claim to one person's messages (the local chat shows its own).
     """
-    statement = (
-        select(OutboxMessage)
+    table = OutboxMessage.__table__  # type: ignore[attr-defined]
+    free = or_(table.c.claimed_until.is_(None), table.c.claimed_until < now)
+    due = (
+        select(table.c.id)
         .where(
-            col(OutboxMessage.status) == "pending",
-            col(OutboxMessage.platform).in_(platforms),
-            col(OutboxMessage.not_before) <= now,
-            or_(
-                col(OutboxMessage.claimed_until).is_(None),
-                col(OutboxMessage.claimed_until) < now,
-            ),
+            table.c.status == "pending",
+            table.c.platform.in_(platforms),
+            table.c.not_before <= now,
+            free,
         )
-        .order_by(col(OutboxMessage.not_before), col(OutboxMessage.id))
+        .order_by(table.c.not_before, table.c.id)
         .limit(limit)
     )
     if person_id is not None:
-        statement = statement.where(col(OutboxMessage.person_id) == person_id)
-    claimed: list[OutboxMessage] = []
-    for row in (await session.exec(statement)).all():
-        result = await session.exec(
-            update(OutboxMessage)
-            .where(
-                col(OutboxMessage.id) == row.id,
-                col(OutboxMessage.status) == "pending",
-                or_(
-                    col(OutboxMessage.claimed_until).is_(None),
-                    col(OutboxMessage.claimed_until) < now,
-                ),
-            )
-            .values(claimed_until=now + lease)
-            .returning(col(OutboxMessage.id))
-        )
-        if result.first() is not None:
-            claimed.append(row)
-    return claimed
+        due = due.where(table.c.person_id == person_id)
+    if session.get_bind().dialect.name == "postgresql":
+        due = due.with_for_update(skip_locked=True)
+    statement = (
+        table.update()
+        .where(table.c.id.in_(due.scalar_subquery()), table.c.status == "pending", free)
+        .values(claimed_until=now + lease)
+        .returning(*table.c)
+    )
+    result = await session.exec(statement)
+    claimed = [OutboxMessage.model_validate(dict(row._mapping)) for row in result.all()]
+    return sorted(claimed, key=lambda row: (row.not_before, row.id or 0))
 
 
-async def mark_delivered(session: AsyncSession, message_id: int, now: datetime) -> None:
-    """The platform accepted the message; it is never sent again."""
+async def record_delivery(
+    session: AsyncSession,
+    message_id: int,
+    now: datetime,
+    *,
+    sent_checkin_id: int | None = None,
+    message_ref: dict[str, Any] | None = None,
+) -> None:
+    """Mark a message delivered (never sent again) and, for a check-in's question, the
+    check-in sent with the reference of the platform message that carries it.
+
+    Plain table statements: this runs once per message right after the send, so it
+    skips the ORM's session bookkeeping.
+    """
+    outbox = OutboxMessage.__table__  # type: ignore[attr-defined]
     await session.exec(
-        update(OutboxMessage)
-        .where(col(OutboxMessage.id) == message_id)
+        outbox.update()
+        .where(outbox.c.id == message_id)
         .values(status="delivered", delivered_at=now, claimed_until=None)
     )
+    if sent_checkin_id is not None:
+        checkins = CheckIn.__table__  # type: ignore[attr-defined]
+        await session.exec(
+            checkins.update()
+            .where(checkins.c.id == sent_checkin_id, checkins.c.status == "scheduled")
+            .values(status="sent", sent_at=now, message_ref=message_ref or {})
+        )
 
 
 async def mark_retry(
@@ -139,5 +155,5 @@ async def mark_failed(session: AsyncSession, message_id: int, error: str) -> Non
 
 async def pending_count(session: AsyncSession) -> int:
     """How many messages wait to be sent."""
-    statement = select(OutboxMessage).where(col(OutboxMessage.status) == "pending")
-    return len((await session.exec(statement)).all())
+    statement = select(func.count()).where(col(OutboxMessage.status) == "pending")
+    return int((await session.exec(statement)).one())

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
-from typing import Any, cast
+from datetime import datetime
+from typing import cast
 
-from sqlalchemy import func, or_, update
+from sqlalchemy import func, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -221,73 +221,3 @@ async def people_by_email(session: AsyncSession, email: str) -> list[Person]:
         select(Person).where(func.lower(Person.email) == email.lower()).order_by(col(Person.id))
     )
     return list((await session.exec(statement)).all())
-
-
-async def claim_batch(
-    session: AsyncSession,
-    now: datetime,
-    *,
-    platforms: Sequence[str],
-    lease: timedelta,
-    limit: int,
-) -> list[OutboxMessage]:
-    """Claim up to `limit` due pending messages in one statement, oldest first.
-
-    One UPDATE … WHERE id IN (due ids) RETURNING the rows: on PostgreSQL the due
-    ids are locked with SKIP LOCKED, so replicas claiming at once take disjoint
-    rows without waiting for each other; SQLite runs the statement under its
-    single writer lock. A claim whose holder died runs out after `lease`.
-    """
-    table = OutboxMessage.__table__  # type: ignore[attr-defined]
-    free = or_(table.c.claimed_until.is_(None), table.c.claimed_until < now)
-    due = (
-        select(table.c.id)
-        .where(
-            table.c.status == "pending",
-            table.c.platform.in_(platforms),
-            table.c.not_before <= now,
-            free,
-        )
-        .order_by(table.c.not_before, table.c.id)
-        .limit(limit)
-    )
-    if session.get_bind().dialect.name == "postgresql":
-        due = due.with_for_update(skip_locked=True)
-    statement = (
-        table.update()
-        .where(table.c.id.in_(due.scalar_subquery()), table.c.status == "pending", free)
-        .values(claimed_until=now + lease)
-        .returning(*table.c)
-    )
-    result = await session.exec(statement)
-    claimed = [OutboxMessage.model_validate(dict(row._mapping)) for row in result.all()]
-    return sorted(claimed, key=lambda row: (row.not_before, row.id or 0))
-
-
-async def record_delivery(
-    session: AsyncSession,
-    message_id: int,
-    now: datetime,
-    *,
-    sent_checkin_id: int | None = None,
-    message_ref: dict[str, Any] | None = None,
-) -> None:
-    """Mark a message delivered (never sent again) and, for a check-in's question, the
-    check-in sent with the reference of the platform message that carries it.
-
-    Plain table statements: this runs once per message right after the send, so it
-    skips the ORM's session bookkeeping.
-    """
-    outbox = OutboxMessage.__table__  # type: ignore[attr-defined]
-    await session.exec(
-        outbox.update()
-        .where(outbox.c.id == message_id)
-        .values(status="delivered", delivered_at=now, claimed_until=None)
-    )
-    if sent_checkin_id is not None:
-        checkins = CheckIn.__table__  # type: ignore[attr-defined]
-        await session.exec(
-            checkins.update()
-            .where(checkins.c.id == sent_checkin_id, checkins.c.status == "scheduled")
-            .values(status="sent", sent_at=now, message_ref=message_ref or {})
-        )

@@ -28,7 +28,7 @@ from bot.outgoing import queue_checkin
 from bot.replies import reply_from_dict
 from bot.runtime import Runtime, build_runtime
 from storage.checkins import set_checkin_status, set_message_ref
-from storage.outbox import claim_due, mark_delivered, mark_failed, mark_retry
+from storage.outbox import claim_due, mark_failed, mark_retry, record_delivery
 from storage.people import find_person, get_address, get_person
 from tests.conftest import FakeClock
 from tests.fakes.slack_api import FakeSlackApi, RecordedCall
@@ -358,7 +358,7 @@ class Harness:
                 outcomes.append("failed")
                 continue
             async with self.runtime.db.session() as session:
-                await mark_delivered(session, row_id, now)
+                await record_delivery(session, row_id, now)
                 if checkin_id is not None:
                     await set_checkin_status(session, checkin_id, "sent", sent_at=now)
                     await set_message_ref(session, checkin_id, ref)

@@ -15,8 +15,7 @@ from bot.events import Actor, Address, ChoiceMade, MessageReceived
 from bot.flows.checkin import question
 from bot.replies import Reply, reply_from_dict
 from bot.runtime import Runtime
-from storage.checkins import set_checkin_status
-from storage.outbox import claim_due, mark_delivered
+from storage.outbox import claim_due, record_delivery
 from storage.people import find_person
 
 logger = logging.getLogger(__name__)
@@ -75,9 +74,8 @@ class LocalChat:
                 replies = [reply_from_dict(item) for item in row.payload.get("replies", [])]
                 shown += self._show(replies)
                 assert row.id is not None
-                await mark_delivered(session, row.id, now)
-                if row.checkin_id is not None and row.purpose == "checkin":
-                    await set_checkin_status(session, row.checkin_id, "sent", sent_at=now)
+                sent = row.checkin_id if row.purpose == "checkin" else None
+                await record_delivery(session, row.id, now, sent_checkin_id=sent)
         return shown
 
     async def resume(self) -> list[str]:
