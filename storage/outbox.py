@@ -58,13 +58,15 @@ async def claim_due(
     limit: int = 100,
     person_id: int | None = None,
 ) -> list[OutboxMessage]:
-    """Claim up to `limit` due pending messages in one statement, oldest first.
+    """Claim up to `limit` due pending messages, oldest first.
 
-    One UPDATE … WHERE id IN (due ids) RETURNING the rows: on PostgreSQL the due
-    ids are locked with SKIP LOCKED, so replicas claiming at once take disjoint
-    rows without waiting for each other; SQLite runs the statement under its
-    single writer lock. A claim whose holder died runs out after `lease`.
-    `person_id` keeps the claim to one person's messages (the local chat shows its own).
+    The due ids are selected first (on PostgreSQL with FOR UPDATE SKIP LOCKED, so
+    replicas claiming at once take disjoint rows without waiting for each other;
+    SQLite runs under its single writer lock), then leased in one UPDATE … RETURNING.
+    Two statements, not an `IN (subquery … LIMIT)`: PostgreSQL may run such a locking
+    subquery once per row and claim far more than `limit`. A claim whose holder died
+    runs out after `lease`. `person_id` keeps the claim to one person's messages (the
+    local chat shows its own).
     """
     table = OutboxMessage.__table__  # type: ignore[attr-defined]
     free = or_(table.c.claimed_until.is_(None), table.c.claimed_until < now)
@@ -83,9 +85,12 @@ async def claim_due(
         due = due.where(table.c.person_id == person_id)
     if session.get_bind().dialect.name == "postgresql":
         due = due.with_for_update(skip_locked=True)
+    ids = list((await session.exec(due)).all())
+    if not ids:
+        return []
     statement = (
         table.update()
-        .where(table.c.id.in_(due.scalar_subquery()), table.c.status == "pending", free)
+        .where(table.c.id.in_(ids), table.c.status == "pending", free)
         .values(claimed_until=now + lease)
         .returning(*table.c)
     )
