@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, update
+from sqlalchemy import update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -64,29 +64,22 @@ async def create_checkin(
     }
     if not await insert_ignore(session, CheckIn, values, ("person_id", "kind", "slot")):
         return None
+    return await find_checkin(session, person_id, kind, slot)
+
+
+async def find_checkin(
+    session: AsyncSession, person_id: int, kind: str, slot: str
+) -> CheckIn | None:
+    """The person's check-in of `kind` for `slot`, if any."""
     statement = select(CheckIn).where(
         CheckIn.person_id == person_id, CheckIn.kind == kind, CheckIn.slot == slot
     )
-    return (await session.exec(statement)).one()
+    return (await session.exec(statement)).first()
 
 
 async def get_checkin(session: AsyncSession, checkin_id: int) -> CheckIn | None:
     """The check-in with this id."""
     return await session.get(CheckIn, checkin_id)
-
-
-async def has_checkin_of_kind(session: AsyncSession, person_id: int, kind: str) -> bool:
-    """True when the person already has a check-in of this kind (e.g. day30)."""
-    statement = select(func.count()).where(CheckIn.person_id == person_id, CheckIn.kind == kind)
-    return bool((await session.exec(statement)).one())
-
-
-async def first_checkin_at(session: AsyncSession, person_id: int) -> datetime | None:
-    """When the person's first regular check-in was sent."""
-    statement = select(func.min(CheckIn.sent_at)).where(
-        CheckIn.person_id == person_id, CheckIn.kind != "day30"
-    )
-    return (await session.exec(statement)).one()
 
 
 async def set_checkin_status(
@@ -96,11 +89,6 @@ async def set_checkin_status(
     await session.exec(
         update(CheckIn).where(col(CheckIn.id) == checkin_id).values(status=status, **moments)
     )
-
-
-async def set_message_ref(session: AsyncSession, checkin_id: int, ref: dict[str, Any]) -> None:
-    """Remember which platform message carries the check-in, to update it later."""
-    await session.exec(update(CheckIn).where(col(CheckIn.id) == checkin_id).values(message_ref=ref))
 
 
 async def save_answer(session: AsyncSession, checkin: CheckIn, outcome: str, now: datetime) -> bool:

@@ -90,16 +90,6 @@ async def count_asked(
     return int((await session.exec(statement)).one())
 
 
-async def find_checkin(
-    session: AsyncSession, person_id: int, kind: str, slot: str
-) -> CheckIn | None:
-    """The person's check-in of `kind` for `slot`, if any."""
-    statement = select(CheckIn).where(
-        CheckIn.person_id == person_id, CheckIn.kind == kind, CheckIn.slot == slot
-    )
-    return (await session.exec(statement)).first()
-
-
 async def reminders_due(
     session: AsyncSession, sent_before: datetime, now: datetime
 ) -> list[CheckIn]:

@@ -27,7 +27,6 @@ from bot.delivery import Outbound, Recipient, RetryLater, Undeliverable
 from bot.outgoing import queue_checkin
 from bot.replies import reply_from_dict
 from bot.runtime import Runtime, build_runtime
-from storage.checkins import set_checkin_status, set_message_ref
 from storage.outbox import claim_due, mark_failed, mark_retry, record_delivery
 from storage.people import find_person, get_address, get_person
 from tests.conftest import FakeClock
@@ -358,10 +357,9 @@ class Harness:
                 outcomes.append("failed")
                 continue
             async with self.runtime.db.session() as session:
-                await record_delivery(session, row_id, now)
-                if checkin_id is not None:
-                    await set_checkin_status(session, checkin_id, "sent", sent_at=now)
-                    await set_message_ref(session, checkin_id, ref)
+                await record_delivery(
+                    session, row_id, now, sent_checkin_id=checkin_id, message_ref=ref
+                )
             outcomes.append("delivered")
         return outcomes
 

@@ -13,9 +13,10 @@ from bot.outgoing import queue_checkin
 from bot.runtime import Runtime
 from bot.scheduling.plan import local_week, zone_named
 from bot.scheduling.policy import CAPPED_KINDS, skip_reason
+from storage.checkins import find_checkin
 from storage.models import Person
 from storage.people import find_person
-from storage.scheduling import count_asked, find_checkin, people_by_email
+from storage.scheduling import count_asked, people_by_email
 
 logger = logging.getLogger(__name__)
 
