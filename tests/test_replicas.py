@@ -16,7 +16,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from adapters.server import JOBS_KEY, build_app
 from bot.runtime import Runtime
 from bot.scheduling.checkins import expire_checkins, queue_due_checkins, send_reminders
-from bot.scheduling.digests import digest_queuer, queue_due_digests
+from bot.scheduling.digests import queue_due_digests
 from storage.models import CheckIn, OutboxMessage
 from tests.conftest import FakeClock
 from tests.helpers import rows
@@ -76,13 +76,9 @@ async def test_one_checkin_reminder_and_expiry_per_person_per_slot(
     assert set(Counter(sender.message_ids()).values()) == {1}
 
 
-@pytest.mark.skipif(digest_queuer() is None, reason="the weekly digest feature is not installed")
 async def test_weekly_digest_is_queued_once(replicas: list[Runtime], clock: FakeClock) -> None:
-    queue = digest_queuer()
-    assert queue is not None
-
     async def digests(runtime: Runtime, now: datetime) -> int:
-        return await queue_due_digests(runtime, now, queue=queue)
+        return await queue_due_digests(runtime, now)
 
     for minutes in (0, 1, 5):
         clock.now = MONDAY_0900 + timedelta(minutes=minutes)
@@ -92,7 +88,6 @@ async def test_weekly_digest_is_queued_once(replicas: list[Runtime], clock: Fake
     assert digest.dedupe_key == "digest:routing:2026-W46"
 
 
-@pytest.mark.skipif(digest_queuer() is None, reason="the weekly digest feature is not installed")
 async def test_three_serve_apps_send_each_message_once(
     replicas: list[Runtime], clock: FakeClock
 ) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 from collections.abc import Sequence
 
-from bot.digest.model import RATE_NAMES, WeekPoint, rates
+from bot.digest.model import RATE_NAMES, WeekPoint, percent, rates
 from bot.replies import Image
 from bot.wording import Wording, require
 
@@ -31,10 +31,6 @@ _STYLE = {
 }
 
 
-def _percent(value: float | None) -> str:
-    return "–" if value is None else f"{round(value * 100)}%"
-
-
 def alt_text(points: Sequence[WeekPoint], w: Wording) -> str:
     """Describe the chart for people who cannot see it: the span and the latest values."""
     shown = [point for point in points if point.counts is not None]
@@ -49,11 +45,11 @@ def alt_text(points: Sequence[WeekPoint], w: Wording) -> str:
         first=points[0].week,
         last=points[-1].week,
         week=latest.week,
-        response=_percent(values["response"]),
-        help=_percent(values["help"]),
-        partly=_percent(values["partly"]),
-        no=_percent(values["no"]),
-        not_used=_percent(values["not_used"]),
+        response=percent(values["response"]),
+        help=percent(values["help"]),
+        partly=percent(values["partly"]),
+        no=percent(values["no"]),
+        not_used=percent(values["not_used"]),
     )
 
 

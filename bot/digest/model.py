@@ -137,3 +137,8 @@ class Trends:
     k: int
     series: tuple[WeekPoint, ...]
     cohorts: tuple[CohortTrend, ...]
+
+
+def percent(value: float | None) -> str:
+    """A rate as a whole percentage ("–" when there is nothing to divide)."""
+    return "–" if value is None else f"{round(value * 100)}%"

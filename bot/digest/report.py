@@ -12,6 +12,7 @@ from bot.digest.model import (
     DigestTheme,
     Trends,
     WeekPoint,
+    percent,
     rates,
 )
 from bot.digest.scrub import scrub
@@ -65,18 +66,12 @@ FAMILY_HEADINGS = {
     "override": "digest.override",
     "not_used": "digest.not_used_reasons",
 }
-_CATEGORY_WORDING = {"workaround": "workaround", "override": "override", "not_used": "not_used"}
-
-
-def percent(value: float | None) -> str:
-    """A rate as a whole percentage ("–" when there is nothing to divide)."""
-    return "–" if value is None else f"{round(value * 100)}%"
 
 
 def theme_label(theme: DigestTheme, w: Wording) -> str:
     """A theme's name: the fixed answer's wording, or the words people used."""
     if theme.source == "category":
-        return w(f"{_CATEGORY_WORDING[theme.family]}.{theme.category}").rstrip("…")
+        return w(f"{theme.family}.{theme.category}").rstrip("…")
     return w("digest.words_label", terms=", ".join(theme.terms))
 
 

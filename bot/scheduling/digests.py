@@ -1,38 +1,27 @@
-"""The weekly digest job: on each programme's digest schedule, have the digest feature queue it."""
+"""The weekly digest job: on each programme's digest schedule, queue its digest."""
 
 from __future__ import annotations
 
-import importlib
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.config import Slot
+from bot.digest.weekly import queue_weekly_digest
 from bot.runtime import Runtime
 from bot.scheduling.plan import due_slots
 
 logger = logging.getLogger(__name__)
 
-QueueDigest = Callable[[Runtime, str, datetime], Awaitable[Any]]
-
-
-def digest_queuer() -> QueueDigest | None:
-    """`bot.digest.weekly.queue_weekly_digest`, when the digest feature is installed."""
-    try:
-        module = importlib.import_module("bot.digest.weekly")
-    except ImportError:
-        return None
-    queue: QueueDigest | None = getattr(module, "queue_weekly_digest", None)
-    return queue
+QueueDigest = Callable[[Runtime, str, datetime], Awaitable[bool]]
 
 
 async def queue_due_digests(
     runtime: Runtime,
     now: datetime,
     *,
-    queue: QueueDigest,
+    queue: QueueDigest = queue_weekly_digest,
     done: set[str] | None = None,
 ) -> int:
     """Ask for each programme's weekly digest when its schedule comes round.
@@ -44,7 +33,7 @@ async def queue_due_digests(
     Args:
         runtime: the runtime.
         now: the current instant.
-        queue: the digest feature's `queue_weekly_digest(runtime, programme_id, at)`.
+        queue: what queues one programme's digest (`queue_weekly_digest`).
         done: slot keys this process already handled, so it asks once per week.
 
     Returns:

@@ -14,7 +14,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.runtime import Runtime
 from bot.scheduling.checkins import expire_checkins, queue_due_checkins, send_reminders
-from bot.scheduling.digests import digest_queuer, queue_due_digests
+from bot.scheduling.digests import queue_due_digests
 
 logger = logging.getLogger(__name__)
 
@@ -28,14 +28,8 @@ CHECKIN_TICKS: dict[str, Tick] = {
 
 
 def ticks() -> dict[str, Tick]:
-    """Every minute job, with the weekly digest when the digest feature is installed."""
-    jobs = dict(CHECKIN_TICKS)
-    queue = digest_queuer()
-    if queue is not None:
-        jobs["digests"] = partial(queue_due_digests, queue=queue, done=set())
-    else:
-        logger.info("weekly digests are not installed; no digest job")
-    return jobs
+    """Every minute job: check-ins, reminders, expiry and the weekly digests."""
+    return {**CHECKIN_TICKS, "digests": partial(queue_due_digests, done=set())}
 
 
 class CheckinScheduler:
