@@ -28,6 +28,7 @@ class Outbound:
     replies: tuple[Reply, ...]
     recipient: Recipient | None = None
     destination: str = ""
+    """A channel id on the sender's own platform (the outbox row names the platform)."""
     checkin_id: int | None = None
 
 

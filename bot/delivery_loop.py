@@ -57,13 +57,6 @@ class RetryPolicy:
         return float(ceiling / 2 + rng.uniform(0, ceiling / 2))
 
 
-def qualified(platform: str, destination: str) -> str:
-    """A destination as senders read it, `platform:channel` (rows may keep the bare id)."""
-    if not destination or destination.startswith(f"{platform}:"):
-        return destination
-    return f"{platform}:{destination}"
-
-
 @dataclass(frozen=True)
 class _Job:
     row: OutboxMessage
@@ -244,7 +237,7 @@ class DeliveryLoop:
             purpose=row.purpose,
             replies=tuple(reply_from_dict(item) for item in row.payload.get("replies", [])),
             recipient=recipient,
-            destination=qualified(row.platform, row.destination),
+            destination=row.destination,
             checkin_id=row.checkin_id,
         )
 

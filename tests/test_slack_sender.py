@@ -141,7 +141,7 @@ async def test_a_missing_channel_is_undeliverable_but_no_person_is_blamed(
         "chat.postMessage", FailureKind.API_ERROR, error="channel_not_found"
     )
     digest = Outbound(
-        message_id=7, purpose="digest", replies=(Text("Weekly digest"),), destination="slack:C0GONE"
+        message_id=7, purpose="digest", replies=(Text("Weekly digest"),), destination="C0GONE"
     )
 
     with pytest.raises(Undeliverable) as raised:
@@ -165,9 +165,7 @@ async def test_a_report_goes_to_its_channel_with_the_chart_uploaded(slack_direct
         ),
         footer="Shown only for groups of 5 or more.",
     )
-    digest = Outbound(
-        message_id=9, purpose="digest", replies=(report,), destination="slack:C0PILOTS01"
-    )
+    digest = Outbound(message_id=9, purpose="digest", replies=(report,), destination="C0PILOTS01")
 
     ref = await slack_direct.runtime.senders["slack"].deliver(digest)
 

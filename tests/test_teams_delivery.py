@@ -186,7 +186,7 @@ async def test_a_digest_goes_to_its_channel_as_a_card(bot: TeamsBotUnderTest) ->
                 purpose="digest",
                 payload=payload_of((report,)),
                 now=bot.runtime.clock(),
-                destination=f"teams:{destination}",
+                destination=destination,
             )
     assert await bot.deliver() == 2
     for destination in (CHANNEL_ID, other_channel):

@@ -438,7 +438,6 @@ class SlackSender:
         if recipient is not None:
             channel = await self.poster.dm_channel(recipient.user_id)
             return Where(recipient.user_id, recipient.workspace_id, channel=channel)
-        platform, _, channel = message.destination.partition(":")
-        if platform != PLATFORM or not channel:
-            raise Undeliverable(f"not a Slack destination: {message.destination!r}")
-        return Where("", "", channel=channel)
+        if not message.destination:
+            raise Undeliverable("an outbox message with neither person nor channel")
+        return Where("", "", channel=message.destination)

@@ -136,8 +136,7 @@ class TeamsSender:
 
     # -- channels --------------------------------------------------------------------------
 
-    async def _channel_reference(self, destination: str) -> ConversationReference:
-        channel_id = destination.removeprefix(f"{PLATFORM}:")
+    async def _channel_reference(self, channel_id: str) -> ConversationReference:
         async with self.runtime.db.session() as session:
             row = await get_channel_address(session, PLATFORM, channel_id)
             known = await channel_addresses(session, PLATFORM)
