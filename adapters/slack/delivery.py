@@ -156,9 +156,7 @@ def classify(error: Exception, to_person: bool) -> RetryLater | Undeliverable:
     if code in _MISCONFIGURED:
         logger.error("Slack refused the app's token or scopes: %s", code)
         return RetryLater(code, after=MISCONFIGURED_RETRY_SECONDS)
-    if code in _PERSON_UNREACHABLE:
-        return Undeliverable(code, person_unreachable=to_person)
-    if code in _CHANNEL_UNREACHABLE:
+    if code in _PERSON_UNREACHABLE or code in _CHANNEL_UNREACHABLE:
         return Undeliverable(code, person_unreachable=to_person)
     return Undeliverable(code or f"http {status}")
 

@@ -139,9 +139,10 @@ class TeamsSender:
     async def _channel_reference(self, channel_id: str) -> ConversationReference:
         async with self.runtime.db.session() as session:
             row = await get_channel_address(session, PLATFORM, channel_id)
+            if row is not None and row.data.get("reference"):
+                return ConversationReference().deserialize(row.data["reference"])
+            # Not stored: any team lastmile is in can reach its channels.
             known = await channel_addresses(session, PLATFORM)
-        if row is not None and row.data.get("reference"):
-            return ConversationReference().deserialize(row.data["reference"])
         team = next((found for found in known if found.data.get("team_id")), None)
         if team is None:
             raise Undeliverable(
