@@ -58,6 +58,16 @@ def _time_zone(value: str) -> str:
     return value
 
 
+def zone_named(name: str, fallback: str) -> ZoneInfo:
+    """The time zone called `name`, else `fallback` (an unknown or empty name)."""
+    if name:
+        try:
+            return ZoneInfo(name)
+        except (KeyError, ValueError):
+            pass
+    return ZoneInfo(fallback)
+
+
 def _identity(value: str) -> str:
     if not _IDENTITY.match(value):
         raise ValueError(

@@ -22,8 +22,9 @@ from bot.delivery import Outbound, Recipient, RetryLater, Sender, Undeliverable
 from bot.ratelimit import RateLimiter
 from bot.replies import reply_from_dict
 from bot.runtime import Runtime
-from bot.scheduling.plan import quiet_ends, zone_named
+from bot.scheduling.plan import quiet_ends
 from bot.scheduling.policy import participation_reason
+from bot.turn import person_timezone
 from storage.models import ConversationAddress, OutboxMessage, Person
 from storage.outbox import claim_due, mark_failed, mark_retry, record_delivery
 from storage.scheduling import (
@@ -213,7 +214,7 @@ class DeliveryLoop:
         cohort = config.cohorts.get(cohort_id)
         if cohort is None:
             return None
-        zone = zone_named(job.person.timezone, config.cohort_timezone(cohort_id))
+        zone = person_timezone(job.person, config)
         opens = quiet_ends(cohort, zone, now)
         if opens != now:
             return ("quiet hours", opens)

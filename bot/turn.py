@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.config import LastmileConfig
+from bot.config import LastmileConfig, zone_named
 from bot.wording import Wording
 from storage.models import Person
 
@@ -42,11 +42,7 @@ class Turn:
 
 def person_timezone(person: Person, config: LastmileConfig) -> ZoneInfo:
     """A person's time zone: the platform's, else the cohort's, else UTC."""
-    if person.timezone:
-        try:
-            return ZoneInfo(person.timezone)
-        except (KeyError, ValueError):
-            pass
+    fallback = "UTC"
     if person.cohort_id and person.cohort_id in config.cohorts:
-        return ZoneInfo(config.cohort_timezone(person.cohort_id))
-    return ZoneInfo("UTC")
+        fallback = config.cohort_timezone(person.cohort_id)
+    return zone_named(person.timezone, fallback)

@@ -6,12 +6,12 @@ import logging
 from datetime import datetime, timedelta
 
 from bot.checkin_runner import initial_state, open_checkin
-from bot.config import CohortConfig
+from bot.config import CohortConfig, zone_named
 from bot.flows.checkin import question
 from bot.outgoing import payload_of, queue_checkin
 from bot.replies import Answered, Text
 from bot.runtime import Runtime
-from bot.scheduling.plan import DueSlot, due_slots, local_week, quiet_reason, zone_named
+from bot.scheduling.plan import DueSlot, due_slots, local_week, quiet_reason
 from bot.scheduling.policy import CAPPED_KINDS, participation_reason, skip_reason
 from bot.turn import person_timezone
 from storage.checkins import get_checkin
@@ -89,7 +89,7 @@ async def _queue_cohort(
             is_day30 = _day30_due(person.id, due, day30, firsts)
             if (person.id, due.key) in made or (is_day30 and person.id in day30):
                 continue
-            zone = zone_named(person.timezone, fallback)
+            zone = person_timezone(person, config)
             start, end = local_week(zone, now)
             asked = await count_asked(session, person.id, CAPPED_KINDS, start, end)
             reason = skip_reason(person, cohort, zone, now, asked)

@@ -121,13 +121,3 @@ def local_week(zone: ZoneInfo, at: datetime) -> tuple[datetime, datetime]:
     return local_moment(monday, time(0, 0), zone), local_moment(
         monday + timedelta(days=7), time(0, 0), zone
     )
-
-
-def zone_named(name: str, fallback: str) -> ZoneInfo:
-    """The time zone called `name`, else `fallback` (an unknown or empty name)."""
-    if name:
-        try:
-            return ZoneInfo(name)
-        except (KeyError, ValueError):
-            pass
-    return ZoneInfo(fallback)

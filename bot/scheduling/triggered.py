@@ -11,8 +11,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.checkin_runner import open_checkin
 from bot.outgoing import queue_checkin
 from bot.runtime import Runtime
-from bot.scheduling.plan import local_week, zone_named
+from bot.scheduling.plan import local_week
 from bot.scheduling.policy import CAPPED_KINDS, skip_reason
+from bot.turn import person_timezone
 from storage.checkins import find_checkin
 from storage.models import Person
 from storage.people import find_person
@@ -102,7 +103,7 @@ async def trigger_checkin(
         return TriggerOutcome("skipped", reason="too_old")
     send_after = max(due, now)
     cohort = config.cohorts[person.cohort_id]
-    zone = zone_named(person.timezone, config.cohort_timezone(person.cohort_id))
+    zone = person_timezone(person, config)
     start, end = local_week(zone, send_after)
     asked = await count_asked(session, person.id, CAPPED_KINDS, start, end)
     reason = skip_reason(person, cohort, zone, send_after, asked)
