@@ -26,12 +26,10 @@ from bot.scheduling.plan import quiet_ends
 from bot.scheduling.policy import participation_reason
 from bot.turn import person_timezone
 from storage.models import ConversationAddress, OutboxMessage, Person
-from storage.outbox import claim_due, mark_failed, mark_retry, record_delivery
+from storage.outbox import claim_due, defer, mark_failed, mark_retry, record_delivery
+from storage.people import mark_unreachable, recipients
 from storage.scheduling import (
     checkin_statuses,
-    defer,
-    mark_unreachable,
-    recipients,
 )
 
 logger = logging.getLogger(__name__)

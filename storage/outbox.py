@@ -162,3 +162,31 @@ async def pending_count(session: AsyncSession) -> int:
     """How many messages wait to be sent."""
     statement = select(func.count()).where(col(OutboxMessage.status) == "pending")
     return int((await session.exec(statement)).one())
+
+
+async def is_queued(session: AsyncSession, dedupe_key: str) -> bool:
+    """True when an outbox message with this dedupe key exists (a digest already queued)."""
+    statement = select(func.count()).where(col(OutboxMessage.dedupe_key) == dedupe_key)
+    return bool((await session.exec(statement)).one())
+
+
+async def drop_pending(session: AsyncSession, checkin_id: int, reason: str) -> None:
+    """Stop a check-in's undelivered question and reminder from going out."""
+    await session.exec(
+        update(OutboxMessage)
+        .where(
+            col(OutboxMessage.checkin_id) == checkin_id,
+            col(OutboxMessage.status) == "pending",
+            col(OutboxMessage.purpose).in_(("checkin", "reminder")),
+        )
+        .values(status="failed", claimed_until=None, last_error=reason)
+    )
+
+
+async def defer(session: AsyncSession, message_id: int, not_before: datetime, reason: str) -> None:
+    """Put a claimed message back to wait until `not_before` (not a failed attempt)."""
+    await session.exec(
+        update(OutboxMessage)
+        .where(col(OutboxMessage.id) == message_id)
+        .values(not_before=not_before, claimed_until=None, last_error=reason)
+    )

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, or_
+from sqlalchemy import delete, func, or_, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -203,3 +203,44 @@ async def forget_person(session: AsyncSession, person_id: int) -> None:
     )
     await session.exec(delete(CheckIn).where(col(CheckIn.person_id) == person_id))
     await session.exec(delete(Person).where(col(Person.id) == person_id))
+
+
+async def mark_unreachable(session: AsyncSession, person_id: int) -> None:
+    """The platform says the person cannot be messaged: stop asking them."""
+    await session.exec(update(Person).where(col(Person.id) == person_id).values(unreachable=True))
+
+
+async def recipients(
+    session: AsyncSession, person_ids: Sequence[int]
+) -> dict[int, tuple[Person, ConversationAddress | None]]:
+    """People and their proactive addresses, by id, in one query."""
+    statement = (
+        select(Person, ConversationAddress)
+        .join(
+            ConversationAddress,
+            col(ConversationAddress.person_id) == col(Person.id),
+            isouter=True,
+        )
+        .where(col(Person.id).in_(person_ids))
+    )
+    found: dict[int, tuple[Person, ConversationAddress | None]] = {}
+    for person, address in (await session.exec(statement)).all():
+        assert person.id is not None
+        found[person.id] = (person, address)
+    return found
+
+
+async def people_by_email(session: AsyncSession, email: str) -> list[Person]:
+    """People whose platform profile has this e-mail address (case-insensitive)."""
+    statement = (
+        select(Person).where(func.lower(Person.email) == email.lower()).order_by(col(Person.id))
+    )
+    return list((await session.exec(statement)).all())
+
+
+async def people_by_id(session: AsyncSession, person_ids: Sequence[int]) -> list[Person]:
+    """The stored people among `person_ids` (forgotten ones are simply absent)."""
+    if not person_ids:
+        return []
+    statement = select(Person).where(col(Person.id).in_(list(person_ids))).order_by(col(Person.id))
+    return list((await session.exec(statement)).all())

@@ -23,7 +23,6 @@ from storage.models import (
     Cohort,
     Day30Response,
     Note,
-    OutboxMessage,
     Override,
     Person,
     ThemeUpdate,
@@ -423,18 +422,4 @@ async def theme_updates(
         )
         .order_by(col(ThemeUpdate.created_at), col(ThemeUpdate.id))
     )
-    return list((await session.exec(statement)).all())
-
-
-async def is_queued(session: AsyncSession, dedupe_key: str) -> bool:
-    """True when an outbox message with this dedupe key exists (a digest already queued)."""
-    statement = select(func.count()).where(col(OutboxMessage.dedupe_key) == dedupe_key)
-    return bool((await session.exec(statement)).one())
-
-
-async def people_by_id(session: AsyncSession, person_ids: Sequence[int]) -> list[Person]:
-    """The stored people among `person_ids` (forgotten ones are simply absent)."""
-    if not person_ids:
-        return []
-    statement = select(Person).where(col(Person.id).in_(list(person_ids))).order_by(col(Person.id))
     return list((await session.exec(statement)).all())

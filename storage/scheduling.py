@@ -1,4 +1,4 @@
-"""Repository functions for the scheduler and the delivery loop: due check-ins, caps, leases."""
+"""Repository functions for the scheduler: due check-ins, caps, reminders, expiry."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from sqlalchemy import func, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.models import CheckIn, ConversationAddress, OutboxMessage, Person
+from storage.models import CheckIn, Person
 
 
 async def timezones_in_cohort(session: AsyncSession, cohort_id: str) -> list[str]:
@@ -148,53 +148,6 @@ async def expire_due(session: AsyncSession, now: datetime) -> list[tuple[int, bo
     return closed
 
 
-async def drop_pending(session: AsyncSession, checkin_id: int, reason: str) -> None:
-    """Stop a check-in's undelivered question and reminder from going out."""
-    await session.exec(
-        update(OutboxMessage)
-        .where(
-            col(OutboxMessage.checkin_id) == checkin_id,
-            col(OutboxMessage.status) == "pending",
-            col(OutboxMessage.purpose).in_(("checkin", "reminder")),
-        )
-        .values(status="failed", claimed_until=None, last_error=reason)
-    )
-
-
-async def defer(session: AsyncSession, message_id: int, not_before: datetime, reason: str) -> None:
-    """Put a claimed message back to wait until `not_before` (not a failed attempt)."""
-    await session.exec(
-        update(OutboxMessage)
-        .where(col(OutboxMessage.id) == message_id)
-        .values(not_before=not_before, claimed_until=None, last_error=reason)
-    )
-
-
-async def mark_unreachable(session: AsyncSession, person_id: int) -> None:
-    """The platform says the person cannot be messaged: stop asking them."""
-    await session.exec(update(Person).where(col(Person.id) == person_id).values(unreachable=True))
-
-
-async def recipients(
-    session: AsyncSession, person_ids: Sequence[int]
-) -> dict[int, tuple[Person, ConversationAddress | None]]:
-    """People and their proactive addresses, by id, in one query."""
-    statement = (
-        select(Person, ConversationAddress)
-        .join(
-            ConversationAddress,
-            col(ConversationAddress.person_id) == col(Person.id),
-            isouter=True,
-        )
-        .where(col(Person.id).in_(person_ids))
-    )
-    found: dict[int, tuple[Person, ConversationAddress | None]] = {}
-    for person, address in (await session.exec(statement)).all():
-        assert person.id is not None
-        found[person.id] = (person, address)
-    return found
-
-
 async def checkin_statuses(session: AsyncSession, checkin_ids: Sequence[int]) -> dict[int, str]:
     """The status of each check-in, by id (missing when erased)."""
     statement = select(CheckIn.id, CheckIn.status).where(col(CheckIn.id).in_(checkin_ids))
@@ -203,11 +156,3 @@ async def checkin_statuses(session: AsyncSession, checkin_ids: Sequence[int]) ->
         for checkin_id, status in (await session.exec(statement)).all()
         if checkin_id is not None
     }
-
-
-async def people_by_email(session: AsyncSession, email: str) -> list[Person]:
-    """People whose platform profile has this e-mail address (case-insensitive)."""
-    statement = (
-        select(Person).where(func.lower(Person.email) == email.lower()).order_by(col(Person.id))
-    )
-    return list((await session.exec(statement)).all())

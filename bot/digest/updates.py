@@ -17,7 +17,8 @@ from bot.outgoing import payload_of
 from bot.replies import Text
 from bot.wording import Wording, require
 from storage.outbox import enqueue
-from storage.reports import Window, add_theme_update, category_contributors, people_by_id
+from storage.people import people_by_id
+from storage.reports import Window, add_theme_update, category_contributors
 
 logger = logging.getLogger(__name__)
 

@@ -10,8 +10,7 @@ from bot.digest.build import Scope, build_digest, programme_zone
 from bot.digest.report import digest_report
 from bot.digest.weeks import last_complete_week
 from bot.outgoing import payload_of
-from storage.outbox import enqueue
-from storage.reports import is_queued
+from storage.outbox import enqueue, is_queued
 
 if TYPE_CHECKING:
     from bot.runtime import Runtime

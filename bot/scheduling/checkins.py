@@ -16,14 +16,13 @@ from bot.scheduling.policy import CAPPED_KINDS, participation_reason, skip_reaso
 from bot.turn import person_timezone
 from storage.checkins import get_checkin
 from storage.messages import forget_messages_before
-from storage.outbox import enqueue
+from storage.outbox import drop_pending, enqueue
 from storage.people import get_person
 from storage.scheduling import (
     checkins_in_slots,
     claim_reminder,
     count_asked,
     day30_moments,
-    drop_pending,
     expire_due,
     first_sent,
     people_in_zones,

@@ -16,8 +16,8 @@ from bot.scheduling.policy import CAPPED_KINDS, skip_reason
 from bot.turn import person_timezone
 from storage.checkins import find_checkin
 from storage.models import Person
-from storage.people import find_person
-from storage.scheduling import count_asked, people_by_email
+from storage.people import find_person, people_by_email
+from storage.scheduling import count_asked
 
 logger = logging.getLogger(__name__)
 
