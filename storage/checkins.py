@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -80,6 +81,14 @@ async def find_checkin(
 async def get_checkin(session: AsyncSession, checkin_id: int) -> CheckIn | None:
     """The check-in with this id."""
     return await session.get(CheckIn, checkin_id)
+
+
+async def checkins_by_id(session: AsyncSession, checkin_ids: Sequence[int]) -> dict[int, CheckIn]:
+    """The stored check-ins among `checkin_ids`, by id, in one query."""
+    if not checkin_ids:
+        return {}
+    statement = select(CheckIn).where(col(CheckIn.id).in_(list(checkin_ids)))
+    return {row.id: row for row in (await session.exec(statement)).all() if row.id is not None}
 
 
 async def set_checkin_status(

@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
+from sqlmodel.ext.asyncio.session import AsyncSession
+
 from bot.checkin_runner import initial_state, open_checkin
 from bot.config import CohortConfig, zone_named
 from bot.flows.checkin import question
@@ -14,10 +16,11 @@ from bot.runtime import Runtime
 from bot.scheduling.plan import DueSlot, due_slots, local_week, quiet_reason
 from bot.scheduling.policy import CAPPED_KINDS, participation_reason, skip_reason
 from bot.turn import person_timezone
-from storage.checkins import get_checkin
+from storage.checkins import checkins_by_id
 from storage.messages import forget_messages_before
+from storage.models import Person
 from storage.outbox import drop_pending, enqueue
-from storage.people import get_person
+from storage.people import people_by_id
 from storage.scheduling import (
     checkins_in_slots,
     claim_reminder,
@@ -123,9 +126,11 @@ async def send_reminders(runtime: Runtime, now: datetime) -> int:
     after = timedelta(minutes=config.settings.reminder_after_minutes)
     queued = 0
     async with runtime.db.session() as session:
-        for checkin in await reminders_due(session, now - after, now):
+        due = await reminders_due(session, now - after, now)
+        people = await _people_of(session, [checkin.person_id for checkin in due])
+        for checkin in due:
             assert checkin.id is not None
-            person = await get_person(session, checkin.person_id)
+            person = people.get(checkin.person_id)
             cohort = config.cohorts.get(checkin.cohort_id)
             if person is None or cohort is None or participation_reason(person, now):
                 continue
@@ -165,12 +170,15 @@ async def expire_checkins(runtime: Runtime, now: datetime) -> int:
     config, w = runtime.config, runtime.wording
     queued = 0
     async with runtime.db.session() as session:
-        for checkin_id, was_sent in await expire_due(session, now):
+        expired = await expire_due(session, now)
+        checkins = await checkins_by_id(session, [cid for cid, was_sent in expired if was_sent])
+        people = await _people_of(session, [checkin.person_id for checkin in checkins.values()])
+        for checkin_id, was_sent in expired:
             if not was_sent:
                 await drop_pending(session, checkin_id, "check-in expired before delivery")
                 continue
-            checkin = await get_checkin(session, checkin_id)
-            person = await get_person(session, checkin.person_id) if checkin else None
+            checkin = checkins.get(checkin_id)
+            person = people.get(checkin.person_id) if checkin else None
             if checkin is None or person is None:
                 continue
             zone = person_timezone(person, config)
@@ -189,3 +197,9 @@ async def expire_checkins(runtime: Runtime, now: datetime) -> int:
             queued += 1
         await forget_messages_before(session, now - POSTED_MESSAGES_KEPT)
     return queued
+
+
+async def _people_of(session: AsyncSession, person_ids: list[int]) -> dict[int, Person]:
+    # One query for a whole tick's people, not one per check-in.
+    found = await people_by_id(session, sorted(set(person_ids)))
+    return {person.id: person for person in found if person.id is not None}
