@@ -67,6 +67,33 @@ async def first_sent(session: AsyncSession, person_ids: Sequence[int]) -> dict[i
     }
 
 
+async def counts_asked(
+    session: AsyncSession,
+    person_ids: Sequence[int],
+    kinds: Sequence[str],
+    start: datetime,
+    end: datetime,
+) -> dict[int, int]:
+    """Check-ins of `kinds` sent (or still queued to go) to each person in [start, end).
+
+    A check-in the person asked for themselves (slot `self:…`) does not count: the
+    bot did not ask. People with none are absent from the answer.
+    """
+    moment = func.coalesce(CheckIn.sent_at, CheckIn.scheduled_for)
+    statement = (
+        select(CheckIn.person_id, func.count())
+        .where(
+            col(CheckIn.person_id).in_(list(person_ids)),
+            col(CheckIn.kind).in_(kinds),
+            col(CheckIn.slot).not_like("self:%"),
+            moment >= start,
+            moment < end,
+        )
+        .group_by(col(CheckIn.person_id))
+    )
+    return {person_id: int(count) for person_id, count in (await session.exec(statement)).all()}
+
+
 async def count_asked(
     session: AsyncSession,
     person_id: int,
@@ -74,20 +101,8 @@ async def count_asked(
     start: datetime,
     end: datetime,
 ) -> int:
-    """Check-ins of `kinds` sent (or still queued to go) to the person in [start, end).
-
-    A check-in the person asked for themselves (slot `self:…`) does not count: the
-    bot did not ask.
-    """
-    moment = func.coalesce(CheckIn.sent_at, CheckIn.scheduled_for)
-    statement = select(func.count()).where(
-        CheckIn.person_id == person_id,
-        col(CheckIn.kind).in_(kinds),
-        col(CheckIn.slot).not_like("self:%"),
-        moment >= start,
-        moment < end,
-    )
-    return int((await session.exec(statement)).one())
+    """Check-ins of `kinds` sent (or still queued to go) to one person in [start, end)."""
+    return (await counts_asked(session, [person_id], kinds, start, end)).get(person_id, 0)
 
 
 async def reminders_due(

@@ -24,7 +24,7 @@ from storage.people import people_by_id
 from storage.scheduling import (
     checkins_in_slots,
     claim_reminder,
-    count_asked,
+    counts_asked,
     day30_moments,
     expire_due,
     first_sent,
@@ -86,6 +86,9 @@ async def _queue_cohort(
         made = await checkins_in_slots(session, ids, [due.key for _, due in plans])
         day30 = await day30_moments(session, ids)
         firsts = await first_sent(session, ids)
+        # Weekly counts per zone (everyone in one zone shares a local week): one query
+        # per zone, kept up to date as this tick queues more.
+        asked_by_zone: dict[str, dict[int, int]] = {}
         for person, due in plans:
             assert person.id is not None
             is_day30 = _day30_due(person.id, due, day30, firsts)
@@ -93,7 +96,13 @@ async def _queue_cohort(
                 continue
             zone = person_timezone(person, config)
             start, end = local_week(zone, now)
-            asked = await count_asked(session, person.id, CAPPED_KINDS, start, end)
+            if person.timezone not in asked_by_zone:
+                in_zone = [other.id for other in people if other.timezone == person.timezone]
+                asked_by_zone[person.timezone] = await counts_asked(
+                    session, [pid for pid in in_zone if pid is not None], CAPPED_KINDS, start, end
+                )
+            asked_this_week = asked_by_zone[person.timezone]
+            asked = asked_this_week.get(person.id, 0)
             reason = skip_reason(person, cohort, zone, now, asked)
             if reason is not None:
                 logger.debug("slot %s skipped for person %d: %s", due.key, person.id, reason)
@@ -105,6 +114,8 @@ async def _queue_cohort(
             if checkin is None:
                 continue
             await queue_checkin(session, person, checkin, config, runtime.wording, now)
+            if start <= due.at < end:
+                asked_this_week[person.id] = asked + 1
             queued += 1
             logger.info(
                 "check-in queued",
