@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Iterable
 from datetime import time
 from pathlib import Path
 from typing import Annotated
@@ -20,10 +21,9 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-PLATFORMS = ("local", "slack", "teams")
 _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _SLOT = re.compile(r"^(?P<days>[a-z,\-]+)\s+(?P<hour>\d{1,2}):(?P<minute>\d{2})$")
-_IDENTITY = re.compile(r"^(local|slack|teams):\S+$|^[^@\s:]+@[^@\s]+\.[^@\s]+$")
+_IDENTITY = re.compile(r"^[a-z][a-z0-9]*:\S+$|^[^@\s:]+@[^@\s]+\.[^@\s]+$")
 
 
 class ConfigError(ValueError):
@@ -40,14 +40,6 @@ class Settings(BaseSettings):
     lastmile_prompts_dir: Path | None = None
     port: int = 3978
     host: str = "0.0.0.0"
-    slack_bot_token: str | None = None
-    slack_signing_secret: str | None = None
-    slack_app_token: str | None = None
-    slack_api_url: str = "https://slack.com/api/"
-    microsoft_app_id: str | None = None
-    microsoft_app_password: str | None = None
-    microsoft_app_tenant_id: str | None = None
-    microsoft_app_type: str = "MultiTenant"
 
 
 def _time_zone(value: str) -> str:
@@ -168,7 +160,7 @@ class ProgrammeConfig(_Strict):
     @field_validator("digest_destination")
     @classmethod
     def _check_destination(cls, value: str) -> str:
-        if value and value.split(":", 1)[0] not in PLATFORMS:
+        if value and not re.match(r"^[a-z][a-z0-9]*:\S", value):
             raise ValueError(
                 f"{value!r} must start with the platform: slack:C0123, teams:19:…, local:name"
             )
@@ -238,6 +230,30 @@ class LastmileConfig(_Strict):
                     )
                 seen[member] = cohort_id
         return self
+
+    def unknown_platforms(self, known: Iterable[str]) -> list[str]:
+        """Every field naming a platform that is not among `known`, as "field: problem"."""
+        names = set(known)
+        listed = ", ".join(sorted(names))
+        problems = []
+
+        def check(where: str, identity: str) -> None:
+            prefix, colon, _ = identity.partition(":")
+            if colon and "@" not in prefix and prefix not in names:
+                problems.append(f"{where}: {identity!r} names no platform {prefix!r} ({listed})")
+
+        for programme_id, programme in self.programmes.items():
+            for owner in programme.owners:
+                check(f"programmes.{programme_id}.owners", owner)
+            if programme.digest_destination:
+                check(f"programmes.{programme_id}.digest_destination", programme.digest_destination)
+        for cohort_id, cohort in self.cohorts.items():
+            for field_name in ("members", "leads"):
+                for identity in getattr(cohort, field_name):
+                    check(f"cohorts.{cohort_id}.{field_name}", identity)
+        for admin in self.settings.admins:
+            check("settings.admins", admin)
+        return problems
 
     def cohort_timezone(self, cohort_id: str) -> str:
         """The cohort's time zone, else its programme's."""

@@ -30,14 +30,20 @@ class Outbound:
     destination: str = ""
     """A channel id on the sender's own platform (the outbox row names the platform)."""
     checkin_id: int | None = None
+    context: dict[str, Any] = field(default_factory=dict)
+    """For a reply: where and how to answer, as the platform's `translate` said."""
 
 
 class RetryLater(Exception):
-    """A passing failure (rate limit, 5xx, connection): try again after `after` seconds."""
+    """A passing failure (rate limit, 5xx, connection): try again after `after` seconds.
 
-    def __init__(self, reason: str, after: float | None = None) -> None:
+    `sent` replies went out before the failure; only the rest are sent again.
+    """
+
+    def __init__(self, reason: str, after: float | None = None, sent: int = 0) -> None:
         super().__init__(reason)
         self.after = after
+        self.sent = sent
 
 
 class Undeliverable(Exception):

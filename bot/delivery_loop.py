@@ -11,14 +11,16 @@ time between the platform's answer and the commit (milliseconds).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bot.delivery import Outbound, Recipient, RetryLater, Sender, Undeliverable
+from bot.delivery import Outbound, Recipient, RetryLater, Undeliverable
+from bot.inbox import process_name
+from bot.leases import LEASE, LeaseKeeper
+from bot.passes import Passes
 from bot.ratelimit import RateLimiter
 from bot.replies import reply_from_dict
 from bot.runtime import Runtime
@@ -26,7 +28,14 @@ from bot.scheduling.plan import quiet_ends
 from bot.scheduling.policy import participation_reason
 from bot.turn import person_timezone
 from storage.models import ConversationAddress, OutboxMessage, Person
-from storage.outbox import claim_due, defer, mark_failed, mark_retry, record_delivery
+from storage.outbox import (
+    claim_due,
+    defer,
+    mark_failed,
+    mark_retry,
+    record_delivery,
+    renew_claims,
+)
 from storage.people import mark_unreachable, recipients
 from storage.scheduling import (
     checkin_statuses,
@@ -64,29 +73,33 @@ class _Job:
     checkin_status: str | None
 
 
-class DeliveryLoop:
-    """Sends due outbox messages for every platform that has a sender in the runtime.
+class DeliveryLoop(Passes):
+    """Sends due outbox messages for every platform connected with a sender.
 
     Rows for platforms without a sender (such as `local`, shown by `lastmile chat`)
-    stay pending.
+    stay pending. Claims are short leases renewed while a message waits for its
+    platform's rate limit or its send, so a dead process's messages pass on in seconds.
     """
+
+    name = "lastmile-delivery"
 
     def __init__(
         self,
         runtime: Runtime,
         *,
         limiter: RateLimiter | None = None,
-        lease: timedelta = timedelta(minutes=5),
+        lease: timedelta = LEASE,
         interval: float = 2.0,
         batch: int = 100,
         concurrency: int | None = None,
         retry: RetryPolicy | None = None,
         rng: random.Random | None = None,
     ) -> None:
+        super().__init__(interval)
         self.runtime = runtime
         self.limiter = limiter or RateLimiter()
-        self.lease = lease
-        self.interval = interval
+        self.owner = process_name()
+        self.leases = LeaseKeeper(self._renew, runtime.clock, lease)
         self.batch = batch
         self.retry = retry or RetryPolicy()
         self.rng = rng or random.Random()
@@ -95,49 +108,18 @@ class DeliveryLoop:
         if concurrency is None:
             concurrency = 8 if runtime.db.is_sqlite else 16
         self._slots = asyncio.Semaphore(concurrency)
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-        self._stopping = False
 
-    def wake(self) -> None:
-        """Look at the outbox now (something was just queued in this process)."""
-        self._wake.set()
+    async def one_pass(self) -> int:
+        """Deliver one batch of due messages."""
+        return await self.deliver_due()
 
-    def start(self) -> None:
-        """Run the loop in the background until `stop`."""
-        if self._task is None:
-            self._task = asyncio.create_task(self.run(), name="lastmile-delivery")
+    async def on_stop(self) -> None:
+        """Stop renewing leases."""
+        await self.leases.stop()
 
-    async def stop(self, grace: float = 10.0) -> None:
-        """Stop the loop, letting the pass in progress finish for up to `grace` seconds.
-
-        A send still in flight after that is abandoned; its lease lets it go out later.
-        """
-        task, self._task = self._task, None
-        if task is None:
-            return
-        self._stopping = True
-        self._wake.set()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(asyncio.shield(task), grace)
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        self._stopping = False
-
-    async def run(self) -> None:
-        """Deliver until stopped: at once when woken, else every `interval` seconds."""
-        while not self._stopping:
-            self._wake.clear()
-            try:
-                claimed = await self.deliver_due()
-            except Exception:
-                logger.exception("outbox pass failed; trying again shortly")
-                claimed = 0
-            if claimed >= self.batch or self._stopping:
-                continue
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.interval)
+    async def _renew(self, ids: list[int], until: datetime) -> None:
+        async with self.runtime.db.session() as session:
+            await renew_claims(session, ids, self.owner, until)
 
     async def deliver_due(self) -> int:
         """Claim one batch of due messages and send them.
@@ -148,13 +130,20 @@ class DeliveryLoop:
         Returns:
             How many messages were claimed.
         """
-        platforms = tuple(sorted(self.runtime.senders))
+        platforms = tuple(
+            sorted(name for name, connection in self.runtime.platforms.items() if connection.sender)
+        )
         if not platforms:
             return 0
         now = self.runtime.clock()
         async with self.runtime.db.session() as session:
             rows = await claim_due(
-                session, now, platforms=platforms, lease=self.lease, limit=self.batch
+                session,
+                now,
+                platforms=platforms,
+                lease=self.leases.lease,
+                limit=self.batch,
+                owner=self.owner,
             )
             if not rows:
                 return 0
@@ -171,27 +160,49 @@ class DeliveryLoop:
                     }
                 ),
             )
+        self.leases.hold(row.id for row in rows if row.id is not None)
         groups: dict[tuple[str, str], list[_Job]] = {}
         for row in rows:
             found = people.get(row.person_id) if row.person_id is not None else None
             person, address = found if found is not None else (None, None)
             status = statuses.get(row.checkin_id) if row.checkin_id is not None else None
-            key = (row.platform, f"person:{row.person_id}" if row.person_id else row.destination)
-            groups.setdefault(key, []).append(_Job(row, person, address, status))
+            conversation = (
+                f"person:{row.person_id}" if row.person_id else row.destination or row.dedupe_key
+            )
+            groups.setdefault((row.platform, conversation), []).append(
+                _Job(row, person, address, status)
+            )
         await asyncio.gather(*(self._deliver_group(jobs) for jobs in groups.values()))
         return len(rows)
 
     async def _deliver_group(self, jobs: Sequence[_Job]) -> None:
         async with self._slots:
-            for job in jobs:
+            for index, job in enumerate(jobs):
+                assert job.row.id is not None
                 try:
-                    await self._deliver(job)
+                    retry_at = await self._deliver(job)
                 except Exception:
                     # A bug or a database hiccup on one message must not stop the rest;
                     # its lease runs out and it is tried again.
                     logger.exception(
                         "outbox message could not be handled", extra={"message_id": job.row.id}
                     )
+                    retry_at = None
+                finally:
+                    self.leases.release([job.row.id])
+                if retry_at is not None:
+                    # Keep the conversation's order: what follows waits behind it.
+                    await self._defer_rest(jobs[index + 1 :], retry_at)
+                    return
+
+    async def _defer_rest(self, jobs: Sequence[_Job], retry_at: datetime) -> None:
+        if not jobs:
+            return
+        async with self.runtime.db.session() as session:
+            for job in jobs:
+                assert job.row.id is not None
+                await defer(session, job.row.id, retry_at, "waiting behind an earlier message")
+        self.leases.release(job.row.id for job in jobs if job.row.id is not None)
 
     def _hold_reason(self, job: _Job, now: datetime) -> tuple[str, datetime | None] | None:
         """Why a check-in or reminder must not go out now: (reason, retry at or None to drop)."""
@@ -238,9 +249,29 @@ class DeliveryLoop:
             recipient=recipient,
             destination=row.destination,
             checkin_id=row.checkin_id,
+            context=dict(row.payload.get("context") or {}),
         )
 
-    async def _deliver(self, job: _Job) -> None:
+    async def _retry(self, row: OutboxMessage, error: RetryLater) -> datetime:
+        assert row.id is not None
+        delay = self.retry.delay(row.attempts, error.after, self.rng)
+        retry_at = self.runtime.clock() + timedelta(seconds=delay)
+        rest = None
+        if error.sent:
+            # What went out stays out: only the rest is sent again.
+            rest = {**row.payload, "replies": row.payload.get("replies", [])[error.sent :]}
+        async with self.runtime.db.session() as session:
+            await mark_retry(session, row.id, retry_at, str(error), payload=rest)
+        logger.info(
+            "outbox message will be retried in %.1f s: %s",
+            delay,
+            error,
+            extra={"message_id": row.id},
+        )
+        return retry_at
+
+    async def _deliver(self, job: _Job) -> datetime | None:
+        """Send one message; return when to try again if it must wait, else None."""
         row = job.row
         assert row.id is not None
         db, clock = self.runtime.db, self.runtime.clock
@@ -253,42 +284,30 @@ class DeliveryLoop:
                 else:
                     await defer(session, row.id, retry_at, f"waiting: {reason}")
             logger.info("outbox message held: %s", reason, extra={"message_id": row.id})
-            return
-        sender: Sender | None = self.runtime.senders.get(row.platform)
-        if sender is None:
-            async with db.session() as session:
-                await defer(session, row.id, clock(), "no sender for this platform")
-            return
+            return None
+        connection = self.runtime.platforms[row.platform]
+        assert connection.sender is not None
         message = self._outbound(job)
-        await self.limiter.acquire(row.platform, message)
+        plugin = connection.plugin
+        await self.limiter.acquire(row.platform, plugin.limits, plugin.rate_scopes(message))
         try:
-            message_ref = await sender.deliver(message)
+            message_ref = await connection.sender.deliver(message)
         except RetryLater as error:
-            delay = self.retry.delay(row.attempts, error.after, self.rng)
-            async with db.session() as session:
-                await mark_retry(session, row.id, clock() + timedelta(seconds=delay), str(error))
-            logger.info(
-                "outbox message will be retried in %.1f s: %s",
-                delay,
-                error,
-                extra={"message_id": row.id},
-            )
-            return
+            if error.sent and error.sent >= len(message.replies):
+                # All of it went out before the failure (a chart that would not upload).
+                message_ref = {}
+            else:
+                return await self._retry(row, error)
         except Undeliverable as error:
             async with db.session() as session:
                 await mark_failed(session, row.id, str(error))
                 if error.person_unreachable and row.person_id is not None:
                     await mark_unreachable(session, row.person_id)
             logger.warning("outbox message undeliverable: %s", error, extra={"message_id": row.id})
-            return
+            return None
         except Exception as error:
-            delay = self.retry.delay(row.attempts, None, self.rng)
-            async with db.session() as session:
-                await mark_retry(
-                    session, row.id, clock() + timedelta(seconds=delay), f"sender error: {error!r}"
-                )
             logger.exception("sender failed; message will be retried", extra={"message_id": row.id})
-            return
+            return await self._retry(row, RetryLater(f"sender error: {type(error).__name__}"))
         # The duplicate window: keep this transaction first and short.
         now = clock()
         async with db.session() as session:
@@ -298,4 +317,6 @@ class DeliveryLoop:
                 now,
                 sent_checkin_id=row.checkin_id if row.purpose == "checkin" else None,
                 message_ref=message_ref,
+                forget_contents=row.purpose == "reply",
             )
+        return None

@@ -65,10 +65,21 @@ class Directory:
         """Every platform identity named in the config (e-mails are resolved on contact)."""
         return sorted(name for name in set(self._cohort) | set(self._roles) if ":" in name)
 
-    async def person_for(self, session: AsyncSession, actor: Actor, now: datetime) -> Person:
-        """The stored person for an actor, created on first contact and kept in step."""
+    def knows(self, identity: str, email: str = "") -> bool:
+        """True when the config puts this person in a cohort or gives them a role."""
+        return self.cohort_for(identity, email) is not None or bool(self.roles_for(identity, email))
+
+    async def person_for(self, session: AsyncSession, actor: Actor, now: datetime) -> Person | None:
+        """The stored person for an actor, kept in step with their profile and the config.
+
+        Someone the config names is stored on first contact; someone it does not name,
+        and who was never stored, is not stored now (None): lastmile keeps nothing about
+        people outside its pilots.
+        """
         person = await find_person(session, actor.platform, actor.user_id)
         if person is None:
+            if not self.knows(actor.identity, actor.email):
+                return None
             person = await ensure_person(session, actor.platform, actor.user_id, now)
         changed = False
         for field, value in (
@@ -124,8 +135,7 @@ class Directory:
                 )
             for identity in self.known_identities():
                 platform, user_id = identity.split(":", 1)
-                actor = Actor(platform=platform, user_id=user_id)
-                await self.person_for(session, actor, now)
+                await self.person_for(session, Actor(platform=platform, user_id=user_id), now)
         logger.info(
             "config mirrored: %d programme(s), %d cohort(s)",
             len(self.config.programmes),

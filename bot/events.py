@@ -41,6 +41,9 @@ class MessageReceived:
     text: str
     event_id: str = ""
     is_command: bool = False
+    shared: bool = False
+    """Said where others read the answer (a channel or group chat): personal commands
+    (mydata, forget, pause…) are refused there."""
     raw: Any = field(default=None, compare=False, repr=False)
 
 
@@ -75,7 +78,22 @@ class MemberJoined:
     actor: Actor
     address: Address
     event_id: str = ""
+    shared: bool = False
+    """Added to a channel or group chat: the welcome is for everyone there."""
+    greet: bool = True
+    """False when the platform announces the same install twice and this copy only
+    refreshes how to reach the person (Teams' installationUpdate)."""
     raw: Any = field(default=None, compare=False, repr=False)
 
 
-Event = MessageReceived | ChoiceMade | FormSubmitted | MemberJoined
+@dataclass(frozen=True)
+class StatusRequested:
+    """A person opened their own status page (Slack's App Home tab)."""
+
+    actor: Actor
+    address: Address
+    event_id: str = ""
+    raw: Any = field(default=None, compare=False, repr=False)
+
+
+Event = MessageReceived | ChoiceMade | FormSubmitted | MemberJoined | StatusRequested

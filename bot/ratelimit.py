@@ -1,13 +1,11 @@
-"""Per-platform send rate limits as async token buckets, honoured before each send."""
+"""Send rate limits as token buckets: each platform plugin names its limits and their scopes."""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-
-from bot.delivery import Outbound
 
 MAX_BUCKETS = 10_000
 """Full, idle buckets are forgotten past this many, so per-conversation state stays small."""
@@ -21,59 +19,6 @@ class Limit:
     count: float
     per: float
     burst: float | None = None
-
-
-# Slack: chat.postMessage allows about one message per second per channel with
-# short bursts, under a workspace-wide budget Slack does not publish (several
-# hundred a minute in practice). Teams: 7 per second per conversation (8 per 2 s,
-# 60 per 30 s, 1800 per hour) and 50 per second per app per tenant.
-LIMITS: dict[str, tuple[Limit, ...]] = {
-    "slack": (
-        Limit("channel", 1, 1.0),
-        Limit("workspace", 300, 60.0, burst=30),
-    ),
-    "teams": (
-        Limit("conversation", 7, 1.0),
-        Limit("conversation", 8, 2.0),
-        Limit("conversation", 60, 30.0),
-        Limit("conversation", 1800, 3600.0),
-        Limit("tenant", 50, 1.0),
-    ),
-}
-
-
-def _slack_scopes(message: Outbound) -> dict[str, str]:
-    recipient = message.recipient
-    address = recipient.address if recipient else {}
-    channel = (
-        message.destination
-        or str(address.get("channel") or address.get("channel_id") or "")
-        or (recipient.user_id if recipient else "")
-    )
-    workspace = (recipient.workspace_id if recipient else "") or str(
-        address.get("team_id") or address.get("team") or ""
-    )
-    return {"channel": channel, "workspace": workspace}
-
-
-def _teams_scopes(message: Outbound) -> dict[str, str]:
-    recipient = message.recipient
-    address = recipient.address if recipient else {}
-    conversation = address.get("conversation")
-    conversation = conversation if isinstance(conversation, dict) else {}
-    return {
-        "conversation": str(conversation.get("id") or "")
-        or message.destination
-        or (recipient.user_id if recipient else ""),
-        "tenant": str(conversation.get("tenantId") or "")
-        or (recipient.workspace_id if recipient else ""),
-    }
-
-
-SCOPES: dict[str, Callable[[Outbound], dict[str, str]]] = {
-    "slack": _slack_scopes,
-    "teams": _teams_scopes,
-}
 
 
 class TokenBucket:
@@ -115,24 +60,27 @@ class RateLimiter:
 
     def __init__(
         self,
-        limits: dict[str, tuple[Limit, ...]] | None = None,
         *,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
-        self.limits = LIMITS if limits is None else limits
         self.clock = clock
         self.sleep = sleep
         self._buckets: dict[tuple[str, int, str], TokenBucket] = {}
 
-    async def acquire(self, platform: str, message: Outbound) -> float:
-        """Wait until the message may be sent.
+    async def acquire(
+        self, platform: str, limits: Sequence[Limit], scopes: Mapping[str, str]
+    ) -> float:
+        """Wait until a message may be sent.
+
+        Args:
+            platform: whose limits these are.
+            limits: the platform's limits.
+            scopes: the message's value for each limit's scope (its channel, workspace…).
 
         Returns:
             How long it waited, in seconds.
         """
-        limits = self.limits.get(platform, ())
-        scopes = SCOPES[platform](message) if limits and platform in SCOPES else {}
         now = self.clock()
         wait = 0.0
         for index, limit in enumerate(limits):

@@ -94,10 +94,22 @@ class Report:
     footer: str = ""
 
 
-Reply = Text | Choices | TextRequest | Confirm | Image | Answered | Report
+@dataclass(frozen=True)
+class Status:
+    """A person's own page: whether they are asked, everything kept about them, and
+    whether they may ask for a digest (Slack shows it as the App Home tab)."""
+
+    status: str
+    stored: str
+    active: bool
+    can_digest: bool
+
+
+Reply = Text | Choices | TextRequest | Confirm | Image | Answered | Report | Status
 
 _KINDS: dict[str, type[Any]] = {
-    cls.__name__: cls for cls in (Text, Choices, TextRequest, Confirm, Image, Answered, Report)
+    cls.__name__: cls
+    for cls in (Text, Choices, TextRequest, Confirm, Image, Answered, Report, Status)
 }
 
 
@@ -161,4 +173,6 @@ def as_plain_text(reply: Reply) -> str:
         if reply.footer:
             parts.append(f"\n{reply.footer}")
         return "\n".join(parts)
+    if isinstance(reply, Status):
+        return f"{reply.status}\n\n{reply.stored}"
     return reply.summary

@@ -6,10 +6,11 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bot.config import LastmileConfig, Settings, example_config_path, load_config
-from bot.delivery import Sender
+from bot.config import ConfigError, LastmileConfig, Settings, example_config_path, load_config
 from bot.engine import Clock, Engine, utc_now
-from bot.wording import Wording, load_wording
+from bot.inbox import Inbox
+from bot.platform import Connection
+from bot.wording import Wording, load_wording, require
 from storage.db import Database
 from storage.migrate import check_schema, upgrade
 
@@ -27,16 +28,37 @@ class Runtime:
     db: Database
     engine: Engine
     clock: Clock = field(default=utc_now)
-    senders: dict[str, Sender] = field(default_factory=dict)
-    """Outbound senders by platform, registered by each configured platform adapter."""
+    platforms: dict[str, Connection] = field(default_factory=dict)
+    """The platforms connected in this process, by name (registered as each is mounted)."""
+    inbox: Inbox = field(init=False)
+    """Where adapters store what arrives, and the worker that handles it."""
+
+    def __post_init__(self) -> None:
+        self.inbox = Inbox(self)
 
     async def close(self) -> None:
-        """Release the database connections."""
+        """Stop the inbox and release the database connections."""
+        await self.inbox.close()
         await self.db.dispose()
 
 
-def load_checked(settings: Settings) -> tuple[Path, LastmileConfig, Wording]:
+@dataclass(frozen=True)
+class PlatformFacts:
+    """What start-up checks need of the registered platforms: their names and wording."""
+
+    names: tuple[str, ...]
+    wording_keys: tuple[str, ...]
+
+
+def load_checked(
+    settings: Settings, platforms: PlatformFacts | None = None
+) -> tuple[Path, LastmileConfig, Wording]:
     """Load and check the config file and the wording it asks for.
+
+    Args:
+        settings: the environment.
+        platforms: the registered platforms, whose names the config may use and whose
+            wording keys must be there; the composition root always passes them.
 
     Raises:
         ConfigError: or WordingError, naming the problem.
@@ -46,12 +68,24 @@ def load_checked(settings: Settings) -> tuple[Path, LastmileConfig, Wording]:
     register_wording()
     path = settings.lastmile_config or example_config_path()
     config = load_config(path)
+    problems: list[str] = []
+    if platforms is not None:
+        require(*platforms.wording_keys)
+        problems = config.unknown_platforms(platforms.names)
+    if problems:
+        raise ConfigError(
+            f"config file {path} has {len(problems)} problem(s):\n  " + "\n  ".join(problems)
+        )
     wording = load_wording(config.settings.locale, settings.lastmile_prompts_dir)
     return path, config, wording
 
 
 async def build_runtime(
-    settings: Settings, *, clock: Clock = utc_now, prepare_schema: bool = True
+    settings: Settings,
+    *,
+    clock: Clock = utc_now,
+    prepare_schema: bool = True,
+    platforms: PlatformFacts | None = None,
 ) -> Runtime:
     """Check everything, prepare the database and mirror the config into it.
 
@@ -61,7 +95,7 @@ async def build_runtime(
     Raises:
         ConfigError, WordingError, SchemaOutOfDate: with a message for a person.
     """
-    path, config, wording = load_checked(settings)
+    path, config, wording = load_checked(settings, platforms)
     db = Database(settings.database_url)
     try:
         if prepare_schema:

@@ -23,6 +23,8 @@ class Turn:
     w: Wording
     config: LastmileConfig
     roles: frozenset[tuple[str, str]]
+    forgotten: bool = False
+    """Set once the person's data is erased in this turn: replies go to no stored person."""
 
     @property
     def person_id(self) -> int:

@@ -87,6 +87,7 @@ REQUIRED_KEYS: frozenset[str] = frozenset(
         "commands.resumed",
         "commands.stopped",
         "commands.not_enrolled",
+        "commands.personal_only",
         "commands.forget_confirm",
         "commands.forget_yes",
         "commands.forget_no",

@@ -16,22 +16,9 @@ from storage.models import (
     Day30Response,
     Note,
     Override,
-    ProcessedEvent,
     Workaround,
 )
 from storage.sql import insert_ignore, upsert
-
-
-async def mark_event_processed(
-    session: AsyncSession, platform: str, event_id: str, now: datetime
-) -> bool:
-    """Record an inbound event id.
-
-    Returns:
-        True the first time; False when the platform delivers the same event again.
-    """
-    values = {"platform": platform, "event_id": event_id, "processed_at": now}
-    return await insert_ignore(session, ProcessedEvent, values, ("platform", "event_id"))
 
 
 async def create_checkin(

@@ -1,4 +1,4 @@
-"""Repository functions for posted messages: where each question token was shown."""
+"""Repository functions for sent messages: every copy of a question, on any platform."""
 
 from __future__ import annotations
 
@@ -6,57 +6,64 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete
-from sqlmodel import col
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.models import PostedMessage
-from storage.sql import upsert
+from storage.models import SentMessage
+
+COPIES_PER_TOKEN = 4
+"""A question is on few messages (the check-in, its reminder); older copies are let go."""
 
 
-async def remember_message(
+async def remember_copy(
     session: AsyncSession,
-    platform: str,
     token: str,
+    platform: str,
     person_id: int | None,
     ref: dict[str, Any],
     now: datetime,
 ) -> None:
-    """Keep where the message showing the question `token` is (replacing an older record).
+    """Keep that a platform message shows the question `token`.
 
     Args:
         session: the open session.
-        platform: "slack", "teams", …
         token: the question token the message carries.
+        platform: "slack", "teams", …
         person_id: whom the message was for, so `forget` erases the row; None for a channel.
         ref: the platform's reference to the message; opaque here.
-        now: when it was posted.
+        now: when it was sent.
     """
-    values = {
-        "platform": platform,
-        "token": token,
-        "person_id": person_id,
-        "ref": ref,
-        "created_at": now,
-    }
-    await upsert(
-        session, PostedMessage, values, ("platform", "token"), ("person_id", "ref", "created_at")
+    session.add(
+        SentMessage(token=token, platform=platform, person_id=person_id, ref=ref, created_at=now)
     )
+    await session.flush()
+    older = select(SentMessage.id).where(col(SentMessage.token) == token)
+    ids = list((await session.exec(older.order_by(col(SentMessage.id).desc()))).all())
+    if len(ids) > COPIES_PER_TOKEN:
+        await session.exec(
+            delete(SentMessage).where(col(SentMessage.id).in_(ids[COPIES_PER_TOKEN:]))
+        )
 
 
-async def find_message(session: AsyncSession, platform: str, token: str) -> PostedMessage | None:
-    """Where the message showing `token` is, if known."""
-    return await session.get(PostedMessage, (platform, token))
+async def copies_of(session: AsyncSession, token: str, platform: str) -> list[SentMessage]:
+    """Every known message on `platform` showing the question `token`, oldest first."""
+    statement = (
+        select(SentMessage)
+        .where(col(SentMessage.token) == token, col(SentMessage.platform) == platform)
+        .order_by(col(SentMessage.id))
+    )
+    return list((await session.exec(statement)).all())
 
 
-async def forget_message(session: AsyncSession, platform: str, token: str) -> None:
-    """The question `token` is answered: its message needs no more updates."""
+async def forget_copies(session: AsyncSession, token: str, platform: str) -> None:
+    """The question `token` is answered: its messages on `platform` need no more updates."""
     await session.exec(
-        delete(PostedMessage).where(
-            col(PostedMessage.platform) == platform, col(PostedMessage.token) == token
+        delete(SentMessage).where(
+            col(SentMessage.token) == token, col(SentMessage.platform) == platform
         )
     )
 
 
 async def forget_messages_before(session: AsyncSession, moment: datetime) -> None:
-    """Drop records of messages posted before `moment` (their questions have long closed)."""
-    await session.exec(delete(PostedMessage).where(col(PostedMessage.created_at) < moment))
+    """Drop records of messages sent before `moment` (their questions have long closed)."""
+    await session.exec(delete(SentMessage).where(col(SentMessage.created_at) < moment))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -159,12 +159,33 @@ class ConversationState(SQLModel, table=True):
     updated_at: datetime
 
 
-class ProcessedEvent(SQLModel, table=True):
-    """Inbound event ids already handled; a platform's redelivery finds its id here."""
+class InboxEvent(SQLModel, table=True):
+    """One inbound payload, stored before the platform is told it arrived.
 
-    platform: str = Field(primary_key=True, max_length=16)
-    event_id: str = Field(primary_key=True, max_length=255)
-    processed_at: datetime = Field(index=True)
+    The unique (platform, event_id) makes a redelivery a no-op; workers claim a
+    person's oldest pending row with a short lease, so a restarted process or another
+    replica finishes what a dead one started, in the order the person acted.
+    """
+
+    __table_args__ = (
+        UniqueConstraint("platform", "event_id"),
+        Index("ix_inboxevent_person_pending", "person_key", "status", "id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str = Field(max_length=16)
+    event_id: str = Field(max_length=255)
+    person_key: str = Field(default="", max_length=255)
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    received_at: datetime
+    status: str = Field(default="pending", max_length=16, index=True)  # pending|done|failed
+    attempts: int = 0
+    claimed_until: datetime | None = None
+    claimed_by: str = Field(default="", max_length=64)
+    handled_at: datetime | None = Field(default=None, index=True)
+    result: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    """What the platform's own answer to the request carries (a Teams invoke's card)."""
+    last_error: str = ""
 
 
 class ThemeUpdate(SQLModel, table=True):
@@ -195,6 +216,9 @@ class OutboxMessage(SQLModel, table=True):
     attempts: int = 0
     not_before: datetime = Field(index=True)
     claimed_until: datetime | None = None
+    claimed_by: str = Field(default="", max_length=64)
+    inbox_id: int | None = Field(default=None, index=True)
+    """The inbound event this message answers, when it is a reply."""
     last_error: str = ""
     created_at: datetime
     delivered_at: datetime | None = None
@@ -209,15 +233,17 @@ class ChannelAddress(SQLModel, table=True):
     updated_at: datetime
 
 
-class PostedMessage(SQLModel, table=True):
-    """Which platform message shows a question token, so an answer can replace its buttons.
+class SentMessage(SQLModel, table=True):
+    """A platform message showing a question token, so an answer can replace its buttons.
 
-    Kept in the database rather than in one process, so an answer handled after a restart
-    or by another replica still finds the message. `ref` is the platform's own reference.
+    One row per copy (the question, its reminder), on any platform, kept in the database
+    so an answer handled after a restart or by another replica finds every copy.
+    `ref` is the platform's own reference to the message.
     """
 
-    platform: str = Field(primary_key=True, max_length=16)
-    token: str = Field(primary_key=True, max_length=255)
+    id: int | None = Field(default=None, primary_key=True)
+    token: str = Field(max_length=255, index=True)
+    platform: str = Field(max_length=16)
     person_id: int | None = Field(default=None, index=True)
     ref: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     created_at: datetime = Field(index=True)

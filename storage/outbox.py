@@ -26,6 +26,7 @@ async def enqueue(
     person_id: int | None = None,
     destination: str = "",
     checkin_id: int | None = None,
+    inbox_id: int | None = None,
 ) -> bool:
     """Write an outbound message unless one with the same dedupe key exists.
 
@@ -33,6 +34,8 @@ async def enqueue(
         True when this call queued it; False when it was queued before.
     """
     values = {
+        "inbox_id": inbox_id,
+        "claimed_by": "",
         "dedupe_key": dedupe_key,
         "platform": platform,
         "person_id": person_id,
@@ -57,6 +60,8 @@ async def claim_due(
     lease: timedelta,
     limit: int = 100,
     person_id: int | None = None,
+    destination: str | None = None,
+    owner: str = "",
 ) -> list[OutboxMessage]:
     """Claim up to `limit` due pending messages, oldest first.
 
@@ -65,8 +70,8 @@ async def claim_due(
     SQLite runs under its single writer lock), then leased in one UPDATE … RETURNING.
     Two statements, not an `IN (subquery … LIMIT)`: PostgreSQL may run such a locking
     subquery once per row and claim far more than `limit`. A claim whose holder died
-    runs out after `lease`. `person_id` keeps the claim to one person's messages (the
-    local chat shows its own).
+    runs out after `lease` unless its `owner` renews it. `person_id` and `destination`
+    keep the claim to one person's messages (the terminal chat shows its own).
     """
     table = OutboxMessage.__table__  # type: ignore[attr-defined]
     free = or_(table.c.claimed_until.is_(None), table.c.claimed_until < now)
@@ -81,8 +86,13 @@ async def claim_due(
         .order_by(table.c.not_before, table.c.id)
         .limit(limit)
     )
+    mine = []
     if person_id is not None:
-        due = due.where(table.c.person_id == person_id)
+        mine.append(table.c.person_id == person_id)
+    if destination is not None:
+        mine.append(table.c.destination == destination)
+    if mine:
+        due = due.where(or_(*mine))
     if session.get_bind().dialect.name == "postgresql":
         due = due.with_for_update(skip_locked=True)
     ids = list((await session.exec(due)).all())
@@ -91,7 +101,7 @@ async def claim_due(
     statement = (
         table.update()
         .where(table.c.id.in_(ids), table.c.status == "pending", free)
-        .values(claimed_until=now + lease)
+        .values(claimed_until=now + lease, claimed_by=owner)
         .returning(*table.c)
     )
     result = await session.exec(statement)
@@ -106,19 +116,20 @@ async def record_delivery(
     *,
     sent_checkin_id: int | None = None,
     message_ref: dict[str, Any] | None = None,
+    forget_contents: bool = False,
 ) -> None:
     """Mark a message delivered (never sent again) and, for a check-in's question, the
     check-in sent with the reference of the platform message that carries it.
+    `forget_contents` drops what was said and where (a reply is not needed again).
 
     Plain table statements: this runs once per message right after the send, so it
     skips the ORM's session bookkeeping.
     """
     outbox = OutboxMessage.__table__  # type: ignore[attr-defined]
-    await session.exec(
-        outbox.update()
-        .where(outbox.c.id == message_id)
-        .values(status="delivered", delivered_at=now, claimed_until=None)
-    )
+    values: dict[str, Any] = {"status": "delivered", "delivered_at": now, "claimed_until": None}
+    if forget_contents:
+        values.update(payload={}, destination="")
+    await session.exec(outbox.update().where(outbox.c.id == message_id).values(**values))
     if sent_checkin_id is not None:
         checkins = CheckIn.__table__  # type: ignore[attr-defined]
         await session.exec(
@@ -128,19 +139,54 @@ async def record_delivery(
         )
 
 
-async def mark_retry(
-    session: AsyncSession, message_id: int, not_before: datetime, error: str
+async def renew_claims(
+    session: AsyncSession, ids: Sequence[int], owner: str, until: datetime
 ) -> None:
-    """Sending failed for a passing reason: try again at `not_before`."""
+    """Extend the lease on messages this owner is still sending."""
+    outbox = OutboxMessage.__table__  # type: ignore[attr-defined]
     await session.exec(
-        update(OutboxMessage)
-        .where(col(OutboxMessage.id) == message_id)
-        .values(
-            not_before=not_before,
-            claimed_until=None,
-            attempts=OutboxMessage.attempts + 1,
-            last_error=error[:500],
+        outbox.update()
+        .where(
+            outbox.c.id.in_(list(ids)), outbox.c.claimed_by == owner, outbox.c.status == "pending"
         )
+        .values(claimed_until=until)
+    )
+
+
+async def release_replies(session: AsyncSession, inbox_id: int, now: datetime) -> None:
+    """Let the replies to an inbound event go now (its platform has had its answer)."""
+    outbox = OutboxMessage.__table__  # type: ignore[attr-defined]
+    await session.exec(
+        outbox.update()
+        .where(
+            outbox.c.inbox_id == inbox_id, outbox.c.status == "pending", outbox.c.not_before > now
+        )
+        .values(not_before=now)
+    )
+
+
+async def mark_retry(
+    session: AsyncSession,
+    message_id: int,
+    not_before: datetime,
+    error: str,
+    *,
+    payload: dict[str, Any] | None = None,
+) -> None:
+    """Sending failed for a passing reason: try again at `not_before`.
+
+    `payload` replaces what is left to send when part of the message already went out.
+    """
+    values: dict[str, Any] = {
+        "not_before": not_before,
+        "claimed_until": None,
+        "attempts": OutboxMessage.attempts + 1,
+        "last_error": error[:500],
+    }
+    if payload is not None:
+        values["payload"] = payload
+    await session.exec(
+        update(OutboxMessage).where(col(OutboxMessage.id) == message_id).values(**values)
     )
 
 

@@ -17,12 +17,13 @@ from storage.models import (
     ConversationAddress,
     ConversationState,
     Day30Response,
+    InboxEvent,
     Note,
     OutboxMessage,
     Override,
     Person,
-    PostedMessage,
     Role,
+    SentMessage,
     ThemeUpdate,
     Workaround,
 )
@@ -175,6 +176,15 @@ async def person_data(session: AsyncSession, person: Person) -> PersonData:
 
 async def forget_person(session: AsyncSession, person_id: int) -> None:
     """Erase every row that refers to the person."""
+    person = await session.get(Person, person_id)
+    if person is not None:
+        # Handled events only: the one being handled (the confirming tap) finishes itself.
+        identity = f"{person.platform}:{person.platform_user_id}"
+        await session.exec(
+            delete(InboxEvent).where(
+                col(InboxEvent.person_key) == identity, col(InboxEvent.status) != "pending"
+            )
+        )
     checkin_ids = select(CheckIn.id).where(CheckIn.person_id == person_id)
     for model in (Answer, Workaround, Override, Day30Response):
         await session.exec(
@@ -191,7 +201,7 @@ async def forget_person(session: AsyncSession, person_id: int) -> None:
         ConversationState,
         ConversationAddress,
         OutboxMessage,
-        PostedMessage,
+        SentMessage,
     )
     for table in owned:
         await session.exec(delete(table).where(col(table.person_id) == person_id))

@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -18,7 +19,9 @@ from sqlmodel import SQLModel
 
 import storage.models  # noqa: F401  (declares the tables)
 from bot.config import Settings, example_config_path
-from bot.runtime import Runtime, build_runtime
+from bot.runtime import Runtime
+from lastmile.platforms import PLATFORMS
+from lastmile.server import connect, runtime_for
 from storage.db import Database
 from storage.migrate import upgrade_sync
 
@@ -104,12 +107,21 @@ async def _truncate(url: str) -> None:
     await database.dispose()
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Tests marked `sql` run on SQLite and on PostgreSQL; the rest on SQLite only."""
+    if "database_kind" in metafunc.fixturenames:
+        kinds: list[Any] = ["sqlite"]
+        if metafunc.definition.get_closest_marker("sql") is not None:
+            kinds.append(pytest.param("postgres", marks=pytest.mark.postgres))
+        metafunc.parametrize("database_kind", kinds)
+
+
+@pytest.fixture
 async def database_url(
-    request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path
+    database_kind: str, request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path
 ) -> AsyncIterator[str]:
-    """A migrated, empty database: each test runs once on SQLite and once on PostgreSQL."""
-    if request.param == "sqlite":
+    """A migrated, empty database: SQLite, and PostgreSQL too for tests marked `sql`."""
+    if database_kind == "sqlite":
         path = tmp_path / "lastmile.db"
         shutil.copy(sqlite_template, path)
         yield f"sqlite:///{path}"
@@ -125,17 +137,14 @@ def settings(database_url: str) -> Settings:
     return Settings(
         database_url=database_url,
         lastmile_config=example_config_path(),
-        slack_bot_token=None,
-        slack_signing_secret=None,
-        slack_app_token=None,
-        microsoft_app_id=None,
         _env_file=None,  # type: ignore[call-arg]
     )
 
 
 @pytest.fixture
 async def runtime(settings: Settings, clock: FakeClock) -> AsyncIterator[Runtime]:
-    """A built runtime on the test database with the controlled clock."""
-    built = await build_runtime(settings, clock=clock)
+    """A built runtime on the test database with the controlled clock and the local chat."""
+    built = await runtime_for(settings, clock=clock)
+    connect(built, None, {"local": PLATFORMS["local"]})
     yield built
     await built.close()

@@ -13,12 +13,15 @@ from sqlmodel import col
 
 from adapters.usage.keys import key_sha256
 from bot.config import Settings
-from bot.delivery import Outbound, RetryLater, Undeliverable
+from bot.delivery import Outbound, RetryLater, Sender, Undeliverable
 from bot.delivery_loop import DeliveryLoop
-from bot.ratelimit import RateLimiter
-from bot.runtime import Runtime, build_runtime
+from bot.platform import Connection
+from bot.runtime import Runtime
+from lastmile.platforms import PLATFORMS
+from lastmile.server import runtime_for
 from storage.models import Person
 from tests.conftest import FakeClock
+from tests.support import delivery_loop
 
 API_KEY = "lmk_test-key-for-the-routing-programme"
 
@@ -84,27 +87,17 @@ def write_config(
     return path
 
 
-async def start_runtime(
-    database_url: str, config: Path, clock: FakeClock, **platforms: Any
-) -> Runtime:
+async def start_runtime(database_url: str, config: Path, clock: FakeClock) -> Runtime:
     """A runtime on the test database; the Chicago member's platform says America/Chicago.
 
-    No platform is configured unless `platforms` sets its settings (e.g. Slack's tokens).
+    No platform is connected: tests connect a recording sender or a platform themselves.
     """
-    values: dict[str, Any] = {
-        "slack_bot_token": None,
-        "slack_signing_secret": None,
-        "slack_app_token": None,
-        "microsoft_app_id": None,
-        **platforms,
-    }
     settings = Settings(
         database_url=database_url,
         lastmile_config=config,
         _env_file=None,  # type: ignore[call-arg]
-        **values,
     )
-    runtime = await build_runtime(settings, clock=clock)
+    runtime = await runtime_for(settings, clock=clock)
     async with runtime.db.session() as session:
         await session.exec(
             update(Person)
@@ -181,27 +174,15 @@ def flaky(pattern: list[str]) -> Failure:
     return fail
 
 
-class VirtualTime:
-    """A monotonic clock and sleep for the rate limiter: sleeping moves the clock, instantly."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.slept: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
-
-
 def loop_for(runtime: Runtime, sender: RecordingSender, **options: Any) -> DeliveryLoop:
-    """A delivery loop with `sender` registered and rate limits on virtual time."""
-    runtime.senders[sender.platform] = sender
-    virtual = VirtualTime()
-    options.setdefault("limiter", RateLimiter(clock=virtual, sleep=virtual.sleep))
-    return DeliveryLoop(runtime, **options)
+    """A delivery loop with `sender` connected as its platform, rate limits on virtual time."""
+    connect_sender(runtime, sender)
+    return delivery_loop(runtime, **options)
+
+
+def connect_sender(runtime: Runtime, sender: Sender) -> None:
+    """Connect `sender` in place of its platform's own (the platform's limits still hold)."""
+    runtime.platforms[sender.platform] = Connection(PLATFORMS[sender.platform], sender)
 
 
 async def deliver_all(loop: DeliveryLoop, clock: FakeClock, *, rounds: int = 50) -> None:

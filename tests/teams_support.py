@@ -10,17 +10,17 @@ from typing import Any
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from adapters.server import build_app
+from adapters.teams import TeamsPlugin
 from adapters.teams.cards import ADAPTIVE_CARD
-from adapters.teams.mount import mount_teams
 from adapters.teams.sender import TeamsSender
+from adapters.teams.settings import TeamsSettings
 from bot.checkin_runner import open_checkin
 from bot.config import Settings
-from bot.delivery_loop import DeliveryLoop
 from bot.engine import Clock
 from bot.events import Actor
 from bot.outgoing import queue_checkin
-from bot.runtime import Runtime, build_runtime
+from bot.runtime import Runtime
+from lastmile.server import build_app, runtime_for
 from storage.models import CheckIn
 from tests.fakes.teams_activities import (
     FIXTURES_DIR,
@@ -29,6 +29,7 @@ from tests.fakes.teams_activities import (
     post_activity,
 )
 from tests.fakes.teams_connector import FakeTeamsConnector, TeamsMember, default_member
+from tests.support import delivery_loop, settle
 
 CONFIG_PATH = FIXTURES_DIR / "lastmile.toml"
 
@@ -43,19 +44,18 @@ ALEX = TeamsMember(
 )
 
 
-def teams_settings(database_url: str, **overrides: Any) -> Settings:
-    """Settings for the Teams test config on the test database, no app id unless given."""
-    values: dict[str, Any] = {
-        "database_url": database_url,
-        "lastmile_config": CONFIG_PATH,
-        "slack_bot_token": None,
-        "slack_signing_secret": None,
-        "slack_app_token": None,
-        "microsoft_app_id": None,
-        "microsoft_app_password": None,
-        **overrides,
-    }
-    return Settings(**values, _env_file=None)  # type: ignore[call-arg]
+def teams_settings(database_url: str) -> Settings:
+    """Settings for the Teams test config on the test database."""
+    return Settings(
+        database_url=database_url,
+        lastmile_config=CONFIG_PATH,
+        _env_file=None,  # type: ignore[call-arg]
+    )
+
+
+def app_registration(app_id: str | None = None, password: str | None = None) -> TeamsSettings:
+    """The bot's Entra registration: none (loopback only) unless an app id is given."""
+    return TeamsSettings(id=app_id, password=password, _env_file=None)  # type: ignore[call-arg]
 
 
 @dataclass
@@ -73,21 +73,24 @@ class TeamsBotUnderTest:
     async def post(
         self, activity: Mapping[str, Any] | str, token: str | None = None, **overrides: Any
     ) -> PostResult:
-        """POST an activity (or a fixture by name) to /api/messages."""
+        """POST an activity (or a fixture by name) to /api/messages, then let the
+        background jobs handle it and send what it says back."""
         if isinstance(activity, str):
             activity = self.activity(activity, **overrides)
-        return await post_activity(self.client, activity, token)
+        result = await post_activity(self.client, activity, token)
+        await settle(self.runtime)
+        return result
 
     @property
     def sender(self) -> TeamsSender:
         """The Teams sender the mount registered."""
-        sender = self.runtime.senders["teams"]
+        sender = self.runtime.platforms["teams"].sender
         assert isinstance(sender, TeamsSender)
         return sender
 
     async def deliver(self) -> int:
         """One pass of the real outbox delivery loop; how many messages it claimed."""
-        return await DeliveryLoop(self.runtime).deliver_due()
+        return await delivery_loop(self.runtime).deliver_due()
 
     async def queue_checkin(self, user_id: str, slot: str = "test:1") -> CheckIn:
         """Queue a check-in for a Teams person, as the scheduler would."""
@@ -97,6 +100,7 @@ class TeamsBotUnderTest:
             person = await runtime.engine.directory.person_for(
                 session, Actor(platform="teams", user_id=user_id), now
             )
+            assert person is not None, f"{user_id} is not in the test config"
             checkin = await open_checkin(
                 session, person, runtime.config, kind="scheduled", slot=slot, now=now
             )
@@ -110,14 +114,16 @@ async def teams_bot(
     settings: Settings,
     clock: Clock,
     *,
+    registration: TeamsSettings | None = None,
     members: list[TeamsMember] | None = None,
     middleware: Callable[[web.Application], None] | None = None,
 ) -> AsyncIterator[TeamsBotUnderTest]:
     """Build the runtime and the app with only Teams mounted, around a fake connector."""
-    runtime = await build_runtime(settings, clock=clock)
+    plugins = {"teams": TeamsPlugin(registration or app_registration())}
+    runtime = await runtime_for(settings, clock=clock, plugins=plugins)
     try:
         async with FakeTeamsConnector(members=members or [default_member(), ALEX]) as connector:
-            app = build_app(runtime, mounts=[mount_teams])
+            app = build_app(runtime, plugins)
             if middleware is not None:
                 middleware(app)
             async with TestClient(TestServer(app)) as client:

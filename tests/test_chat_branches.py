@@ -2,26 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from adapters.local.chat import LocalChat
 from bot.checkin_runner import open_checkin
 from bot.outgoing import queue_checkin
 from bot.runtime import Runtime
-from storage.models import Answer, CheckIn, Day30Response, Note, Override, Person, Workaround
+from storage.models import (
+    Answer,
+    CheckIn,
+    Day30Response,
+    Override,
+    Person,
+    Workaround,
+)
 from tests.conftest import FakeClock
 from tests.helpers import person, rows, rows_referring_to, said
-
-
-async def test_helped(runtime: Runtime) -> None:
-    chat = LocalChat(runtime, "ana")
-    assert said(await chat.send("checkin"), "Did RoutePilot help you")
-    shown = await chat.send("1")
-    assert said(shown, "✓ You said: RoutePilot helped.")
-    assert said(shown, "never with your name")
-    ana = await person(runtime, "ana")
-    assert [a.outcome for a in await rows(runtime, Answer, person_id=ana.id)] == ["helped"]
-    assert await rows(runtime, Workaround) == []
 
 
 async def test_partly_workaround_then_override_with_reason_and_detail(runtime: Runtime) -> None:
@@ -100,30 +94,6 @@ async def test_day30_check_queued_then_answered(runtime: Runtime, clock: FakeClo
     assert await chat.deliver_pending() == []
 
 
-async def test_volunteered_note_is_kept_and_classified(runtime: Runtime) -> None:
-    chat = LocalChat(runtime, "ana")
-    shown = await chat.send("The app logs me out every time I reverse")
-    assert said(shown, "I've kept that note")
-    assert said(await chat.send("3"), "Kept as an idea")
-    (note,) = await rows(runtime, Note)
-    assert (note.text, note.kind) == ("The app logs me out every time I reverse", "idea")
-
-
-async def test_pause_resume_stop(runtime: Runtime) -> None:
-    chat = LocalChat(runtime, "ana")
-    assert said(await chat.send("pause 1w"), "paused until Tue 24 Nov 2026")
-    ana = await person(runtime, "ana")
-    assert ana.status == "paused" and ana.paused_until is not None
-    assert ana.paused_until.astimezone(UTC) == datetime(2026, 11, 24, 0, 0, tzinfo=UTC)
-    assert said(await chat.send("pause until 2027-01-04"), "Mon 04 Jan 2027")
-    assert said(await chat.send("pause until 2020-01-01"), "That date has passed")
-    assert said(await chat.send("pause sometime"), "Try pause 1w")
-    assert said(await chat.send("resume"), "back on")
-    assert (await person(runtime, "ana")).status == "active"
-    assert said(await chat.send("stop"), "no more check-ins")
-    assert (await person(runtime, "ana")).status == "stopped"
-
-
 async def test_mydata_shows_exactly_the_stored_rows(runtime: Runtime) -> None:
     chat = LocalChat(runtime, "ben")
     await chat.send("checkin")
@@ -166,7 +136,9 @@ async def test_forget_erases_every_row_about_the_person(runtime: Runtime) -> Non
     } <= before.keys()
     shown = await chat.send("forget")
     assert said(shown, "Are you sure?")
-    assert await rows_referring_to(runtime, lee.id) == before  # nothing yet
+    after = await rows_referring_to(runtime, lee.id)
+    # Nothing erased yet (asking adds the outbox row of the question itself).
+    assert all(after.get(table, 0) >= count for table, count in before.items())
     assert said(await chat.send("1"), "Everything I kept about you is erased")
     assert await rows_referring_to(runtime, lee.id) == {}
     assert await rows(runtime, Person, platform_user_id="lee") == []
@@ -177,20 +149,6 @@ async def test_forget_can_be_called_off(runtime: Runtime) -> None:
     await chat.send("forget")
     assert said(await chat.send("2"), "Nothing erased")
     assert await rows(runtime, Person, platform_user_id="ana")
-
-
-async def test_someone_outside_every_cohort_is_told_kindly(runtime: Runtime) -> None:
-    chat = LocalChat(runtime, "stranger")
-    assert said(await chat.send("checkin"), "not part of a pilot")
-    assert said(await chat.send("hello there"), "not part of a pilot")
-    assert await rows(runtime, Note) == []
-
-
-async def test_help_lists_more_for_owners(runtime: Runtime) -> None:
-    worker = "\n".join(await LocalChat(runtime, "ana").send("help"))
-    owner = "\n".join(await LocalChat(runtime, "olu").send("help"))
-    assert "pause 1w" in worker and "update THEME" not in worker
-    assert "update THEME" in owner
 
 
 async def test_help_keeps_the_lead_section_on_its_own_lines(runtime: Runtime) -> None:

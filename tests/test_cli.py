@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli import main
 from bot.config import example_config_path
+from lastmile.cli import main
 from tests.conftest import empty_postgres_database
 
-LASTMILE = [sys.executable, "-m", "bot.cli"]
+LASTMILE = [sys.executable, "-m", "lastmile.cli"]
 
 
 def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
@@ -187,7 +187,7 @@ def test_missing_prompt_key_is_named_and_the_bot_does_not_start(tmp_path: Path) 
     ("line_start", "key"),
     [
         ("too_few = ", "digest.too_few"),
-        ("personal_only = ", "teams.personal_only"),
+        ("app_short_description = ", "teams.app_short_description"),
         ("form_title = ", "slack.form_title"),
     ],
 )

@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 from sqlmodel import select
 
-from bot.cli import main
 from bot.digest.build import Scope, build_digest
 from bot.digest.render import to_json, to_json_data, to_markdown, to_text
 from bot.digest.report import digest_report
@@ -19,9 +18,12 @@ from bot.digest.weekly import queue_weekly_digest
 from bot.digest.weeks import IsoWeek
 from bot.replies import Report, Text, as_plain_text, reply_from_dict
 from bot.runtime import Runtime
+from lastmile.cli import main
 from storage.models import OutboxMessage
 from tests.conftest import FakeClock
 from tests.digest_seed import MONDAY_W48, running, say
+
+pytestmark = pytest.mark.sql
 
 W47 = IsoWeek(2026, 47)
 

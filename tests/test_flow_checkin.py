@@ -137,11 +137,12 @@ def test_day30_feeling_then_change(w: Wording) -> None:
     assert t.state is None
 
 
-def test_overlong_text_is_refused_with_a_kind_message(w: Wording) -> None:
+def test_overlong_text_is_kept_shortened(w: Wording) -> None:
+    # The engine cuts it first and tells the person; the flow never stores more.
     t = step(first(), Pick("first", "no"), w)
     assert t.state is not None
     t = step(t.state, Pick("workaround", "other"), w)
     assert t.state is not None
     t = step(t.state, Typed("workaround_text", "x" * 2001), w)
-    assert not t.accepted and t.records == ()
-    assert isinstance(t.replies[0], Text) and "under 2000" in t.replies[0].text
+    assert t.accepted
+    assert t.records == (SaveWorkaround("other", "x" * 2000),)

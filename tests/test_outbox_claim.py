@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from bot.runtime import Runtime
 from storage.outbox import claim_due, enqueue
 from tests.conftest import FakeClock
+
+pytestmark = pytest.mark.sql
 
 
 async def test_a_claim_takes_at_most_its_limit_then_the_rest(

@@ -33,6 +33,8 @@ from tests.scheduling_support import (
     write_config,
 )
 
+pytestmark = pytest.mark.sql
+
 TUESDAY_1530 = datetime(2026, 11, 17, 15, 30, tzinfo=UTC)
 
 

@@ -12,23 +12,24 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
 
-from adapters.server import build_app
+from adapters.slack import SlackPlugin
 from bot.delivery import Outbound, Sender
 from bot.delivery_loop import DeliveryLoop
 from bot.digest.weekly import queue_weekly_digest
 from bot.outgoing import payload_of
-from bot.ratelimit import RateLimiter
 from bot.replies import Text
 from bot.runtime import Runtime
 from bot.scheduling.checkins import queue_due_checkins
+from lastmile.server import connect
 from storage.models import OutboxMessage, Person
 from storage.outbox import enqueue
 from tests.conftest import FakeClock
 from tests.fakes.slack_api import FailureKind, FakeSlackApi
 from tests.helpers import rows
-from tests.scheduling_support import VirtualTime, deliver_all, start_runtime, write_config
+from tests.scheduling_support import connect_sender, deliver_all, start_runtime, write_config
+from tests.slack_support import slack_settings
+from tests.support import delivery_loop
 
 TUESDAY_1530 = datetime(2026, 11, 17, 15, 30, tzinfo=UTC)
 
@@ -40,10 +41,8 @@ class Slack:
 
     def loop(self, sender: Sender | None = None, **options: Any) -> DeliveryLoop:
         if sender is not None:
-            self.runtime.senders["slack"] = sender
-        virtual = VirtualTime()
-        limiter = RateLimiter(clock=virtual, sleep=virtual.sleep)
-        return DeliveryLoop(self.runtime, limiter=limiter, **options)
+            connect_sender(self.runtime, sender)
+        return delivery_loop(self.runtime, **options)
 
     def posted_texts(self) -> list[str]:
         return [str(call.params.get("text", "")) for call in self.fake.calls("chat.postMessage")]
@@ -54,18 +53,11 @@ async def slack(database_url: str, tmp_path: Path, clock: FakeClock) -> AsyncIte
     async with FakeSlackApi() as fake:
         fake.set_user("ULON", tz="Europe/London")
         fake.set_user("UCHI", tz="America/Chicago")
-        runtime = await start_runtime(
-            database_url,
-            write_config(tmp_path),
-            clock,
-            slack_bot_token=fake.bot_token,
-            slack_signing_secret="test-signing-secret",
-            slack_api_url=fake.url,
-        )
+        runtime = await start_runtime(database_url, write_config(tmp_path), clock)
+        plugin = SlackPlugin(slack_settings(fake, http=True, socket=False))
         try:
-            async with TestClient(TestServer(build_app(runtime))):
-                assert runtime.senders["slack"].platform == "slack"
-                yield Slack(fake, runtime)
+            assert connect(runtime, None, {"slack": plugin}) == ["slack"]
+            yield Slack(fake, runtime)
         finally:
             await runtime.close()
 
@@ -129,7 +121,8 @@ async def test_real_sender_after_a_kill_sends_the_rest_once_and_nothing_twice(
     slack: Slack, clock: FakeClock
 ) -> None:
     await queue_notices(slack.runtime, 8)
-    real = slack.runtime.senders["slack"]
+    real = slack.runtime.platforms["slack"].sender
+    assert real is not None
     held = HeldSender(real, hold_id=5, holding=asyncio.Event())
     first = slack.loop(held, concurrency=1)
     first.start()
@@ -138,9 +131,8 @@ async def test_real_sender_after_a_kill_sends_the_rest_once_and_nothing_twice(
     await first.stop(grace=0)  # the process dies with message 5 in flight
     before = slack.posted_texts()
     assert "notice 4" not in before and before
-    slack.runtime.senders["slack"] = real
-    clock.advance(minutes=6)  # past the dead process's lease
-    await deliver_all(slack.loop(), clock)
+    clock.advance(seconds=31)  # past the dead process's lease
+    await deliver_all(slack.loop(real), clock)
     texts = slack.posted_texts()
     assert texts[: len(before)] == before
     assert sorted(texts) == sorted(f"notice {n}" for n in range(8))

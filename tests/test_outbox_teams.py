@@ -15,14 +15,14 @@ from bot.config import Settings
 from bot.delivery import Outbound, Sender
 from bot.delivery_loop import DeliveryLoop
 from bot.outgoing import payload_of
-from bot.ratelimit import RateLimiter
 from bot.replies import Text
 from storage.models import OutboxMessage
 from storage.outbox import enqueue
 from tests.conftest import FakeClock
 from tests.fakes.teams_activities import PERSONAL_CONVERSATION_ID, USER_ID
 from tests.helpers import person, rows
-from tests.scheduling_support import VirtualTime, deliver_all
+from tests.scheduling_support import connect_sender, deliver_all
+from tests.support import delivery_loop
 from tests.teams_support import TeamsBotUnderTest, teams_bot, teams_settings
 
 
@@ -40,10 +40,7 @@ async def bot(settings: Settings, clock: FakeClock) -> AsyncIterator[TeamsBotUnd
 
 
 def loop(bot: TeamsBotUnderTest, **options: Any) -> DeliveryLoop:
-    virtual = VirtualTime()
-    return DeliveryLoop(
-        bot.runtime, limiter=RateLimiter(clock=virtual, sleep=virtual.sleep), **options
-    )
+    return delivery_loop(bot.runtime, **options)
 
 
 async def queue_notices(bot: TeamsBotUnderTest, count: int) -> None:
@@ -103,9 +100,9 @@ async def test_real_sender_after_a_kill_sends_the_rest_once_and_nothing_twice(
     bot: TeamsBotUnderTest, clock: FakeClock
 ) -> None:
     await queue_notices(bot, 8)
-    real = bot.runtime.senders["teams"]
+    real = bot.sender
     held = HeldSender(real, hold_id=5, holding=asyncio.Event())
-    bot.runtime.senders["teams"] = held
+    connect_sender(bot.runtime, held)
     first = loop(bot)
     first.start()
     async with asyncio.timeout(10):
@@ -113,8 +110,8 @@ async def test_real_sender_after_a_kill_sends_the_rest_once_and_nothing_twice(
     await first.stop(grace=0)  # the process dies with message 5 in flight
     before = texts(bot)
     assert before and "notice 4" not in before
-    bot.runtime.senders["teams"] = real
-    clock.advance(minutes=6)  # past the dead process's lease
+    connect_sender(bot.runtime, real)
+    clock.advance(seconds=31)  # past the dead process's lease
     await deliver_all(loop(bot), clock)
     after = texts(bot)
     assert after[: len(before)] == before

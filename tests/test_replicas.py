@@ -13,14 +13,22 @@ from pathlib import Path
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from adapters.server import JOBS_KEY, build_app
 from bot.runtime import Runtime
 from bot.scheduling.checkins import expire_checkins, queue_due_checkins, send_reminders
 from bot.scheduling.digests import queue_due_digests
+from lastmile.server import JOBS_KEY, build_app
 from storage.models import CheckIn, OutboxMessage
 from tests.conftest import FakeClock
 from tests.helpers import rows
-from tests.scheduling_support import RecordingSender, loop_for, start_runtime, write_config
+from tests.scheduling_support import (
+    RecordingSender,
+    connect_sender,
+    loop_for,
+    start_runtime,
+    write_config,
+)
+
+pytestmark = pytest.mark.sql
 
 REPLICAS = 3
 TUESDAY_1530 = datetime(2026, 11, 17, 15, 30, tzinfo=UTC)  # London; Chicago's is 21:30 UTC
@@ -96,8 +104,8 @@ async def test_three_serve_apps_send_each_message_once(
     sender = RecordingSender()
     apps = []
     for runtime in replicas:
-        runtime.senders["slack"] = sender
-        apps.append(build_app(runtime, mounts=[], run_jobs=True))
+        connect_sender(runtime, sender)
+        apps.append(build_app(runtime, {}, run_jobs=True))
     async with AsyncExitStack() as stack:
         for app in apps:
             await stack.enter_async_context(TestClient(TestServer(app)))

@@ -27,6 +27,8 @@ from tests.scheduling_support import (
     write_config,
 )
 
+pytestmark = pytest.mark.sql
+
 LONDON = ZoneInfo("Europe/London")
 CHICAGO = ZoneInfo("America/Chicago")
 

@@ -12,13 +12,13 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from adapters.server import JOBS_KEY, build_app
 from bot.runtime import Runtime
 from bot.scheduling.scheduler import CheckinScheduler
+from lastmile.server import JOBS_KEY, build_app
 from storage.models import CheckIn
 from tests.conftest import FakeClock
 from tests.helpers import rows
-from tests.scheduling_support import RecordingSender, start_runtime, write_config
+from tests.scheduling_support import RecordingSender, connect_sender, start_runtime, write_config
 
 TUESDAY_1530 = datetime(2026, 11, 17, 15, 30, tzinfo=UTC)
 
@@ -39,7 +39,8 @@ async def test_the_scheduler_fires_every_job(runtime: Runtime) -> None:
         async with asyncio.timeout(10):
             await queued.wait()
             await scheduler.wait_for_runs(1)
-        assert sorted(scheduler.job_names()) == ["checkins", "digests", "expiry", "reminders"]
+        jobs = ["checkins", "digests", "expiry", "inbox", "reminders"]
+        assert sorted(scheduler.job_names()) == jobs
     finally:
         await scheduler.stop()
     assert not scheduler.scheduler.running
@@ -49,8 +50,8 @@ async def test_the_scheduler_fires_every_job(runtime: Runtime) -> None:
 
 async def test_serve_app_runs_the_scheduler_and_delivers(runtime: Runtime) -> None:
     sender = RecordingSender()
-    runtime.senders["slack"] = sender
-    app = build_app(runtime, mounts=[], run_jobs=True)
+    connect_sender(runtime, sender)
+    app = build_app(runtime, {}, run_jobs=True)
     client: TestClient[Any, Any]
     async with TestClient(TestServer(app)) as client:
         assert (await client.get("/healthz")).status == 200
@@ -66,8 +67,8 @@ async def test_serve_app_runs_the_scheduler_and_delivers(runtime: Runtime) -> No
 
 async def test_routes_only_app_starts_no_jobs(runtime: Runtime) -> None:
     sender = RecordingSender()
-    runtime.senders["slack"] = sender
-    app = build_app(runtime, mounts=[])
+    connect_sender(runtime, sender)
+    app = build_app(runtime, {})
     assert JOBS_KEY not in app
     async with TestClient(TestServer(app)) as client:
         assert (await client.get("/healthz")).status == 200

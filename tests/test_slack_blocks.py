@@ -8,7 +8,6 @@ from typing import Any
 import pytest
 
 from adapters.slack.blocks import (
-    HomeContent,
     SlackFile,
     SlackMessage,
     answered_blocks,
@@ -29,6 +28,7 @@ from bot.replies import (
     Option,
     Report,
     Section,
+    Status,
     Text,
     TextRequest,
 )
@@ -230,8 +230,8 @@ def test_form_view_carries_the_step_and_respects_view_limits(w: Wording) -> None
 
 def test_home_view_for_a_worker_and_for_a_lead(w: Wording) -> None:
     stored = "\n".join(f"• note {n}: {NASTY} " + "y" * 200 for n in range(3000))
-    worker = home_view(HomeContent("paused until Mon", stored, active=False, can_digest=False), w)
-    lead = home_view(HomeContent("on", "nothing", active=True, can_digest=True), w)
+    worker = home_view(Status("paused until Mon", stored, active=False, can_digest=False), w)
+    lead = home_view(Status("on", "nothing", active=True, can_digest=True), w)
 
     assert len(worker["blocks"]) == 100
     assert worker["blocks"][-1]["elements"][0]["text"].startswith("There is more")

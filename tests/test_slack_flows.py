@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 
 from adapters.slack.blocks import escape
-from storage.models import Answer, Note, Override, Person, PostedMessage, Workaround
+from storage.models import Answer, Note, Override, Person, SentMessage, Workaround
 from tests.conftest import FakeClock
 from tests.fakes.slack_signing import app_home_opened_payload
-from tests.test_slack_harness import (
+from tests.slack_support import (
     DANA,
     ERIN,
     LEAD,
@@ -27,12 +27,11 @@ from tests.test_slack_harness import (
 NASTY = "Phoned dispatch <!channel> & asked <@U123> *bold* again"
 
 
-@pytest.fixture(params=["http", "socket"])
-async def slack(
-    request: pytest.FixtureRequest, database_url: str, clock: FakeClock
-) -> AsyncIterator[Harness]:
-    """lastmile with Slack, reached over HTTP and (second run) over Socket Mode."""
-    async with running(database_url, clock, request.param) as harness:
+@pytest.fixture
+async def slack(database_url: str, clock: FakeClock) -> AsyncIterator[Harness]:
+    """lastmile with Slack over HTTP (Socket Mode runs the same listeners: see
+    tests/test_slack_security.py)."""
+    async with running(database_url, clock) as harness:
         yield harness
 
 
@@ -161,19 +160,19 @@ async def test_an_answer_typed_after_a_restart_replaces_the_question_it_answers(
     assert context_texts(saved["blocks"]) == ["✓ Got it, saved."]
     new_posts = [call.params["text"] for call in slack.posts_to(DANA)[posts_before:]]
     assert new_posts == ["Did you override or ignore a suggestion from RoutePilot?"]
-    assert await slack.rows(PostedMessage) != []  # the new question is remembered
+    assert await slack.rows(SentMessage) != []  # the new question is remembered
 
 
 async def test_forget_erases_where_the_persons_questions_were_posted(slack: Harness) -> None:
     await slack.checkin_message(DANA)
     [dana] = [p for p in await slack.rows(Person) if p.platform_user_id == DANA]
-    assert [m.person_id for m in await slack.rows(PostedMessage)] == [dana.id]
+    assert [m.person_id for m in await slack.rows(SentMessage)] == [dana.id]
 
     confirm = await slack.command("forget")
     await slack.send("interactive", slack.ephemeral_click_payload(confirm["blocks"], "yes"))
 
     assert DANA not in {p.platform_user_id for p in await slack.rows(Person)}
-    assert await slack.rows(PostedMessage) == []
+    assert await slack.rows(SentMessage) == []
 
 
 async def test_someone_else_cannot_answer_a_persons_checkin(slack: Harness) -> None:

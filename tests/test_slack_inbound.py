@@ -5,13 +5,15 @@ from __future__ import annotations
 import json
 
 from adapters.slack.inbound import (
+    ReplyContext,
     from_action,
     from_command,
     from_event,
     from_view,
     readable,
 )
-from bot.events import ChoiceMade, FormSubmitted, MessageReceived
+from bot.events import ChoiceMade, FormSubmitted, MessageReceived, StatusRequested
+from bot.platform import Inbound
 from tests.fakes.slack_signing import (
     DM_CHANNEL_ID,
     PILOT_USER_ID,
@@ -24,6 +26,11 @@ from tests.fakes.slack_signing import (
 )
 
 CHOICE = json.dumps({"t": "checkin:12:first", "v": "partly"})
+
+
+def reply(translated: Inbound) -> ReplyContext:
+    """Where and how the Slack sender will answer this payload."""
+    return ReplyContext.from_dict(translated.context)
 
 
 def test_a_dm_becomes_a_message_with_its_event_id_and_address() -> None:
@@ -42,7 +49,9 @@ def test_a_dm_becomes_a_message_with_its_event_id_and_address() -> None:
         "user": PILOT_USER_ID,
         "channel": DM_CHANNEL_ID,
     }
-    assert translated.where.channel == DM_CHANNEL_ID and not translated.where.response_url
+    where = reply(translated).where
+    assert where.channel == DM_CHANNEL_ID and not where.response_url
+    assert (translated.event_id, translated.person_key) == ("Ev0TEST0001", f"slack:{PILOT_USER_ID}")
 
 
 def test_edits_bot_posts_and_channel_messages_are_ignored() -> None:
@@ -60,7 +69,7 @@ def test_only_the_home_tab_is_published() -> None:
     home = from_event(app_home_opened_payload())
     messages_tab = from_event(app_home_opened_payload(tab="messages"))
 
-    assert home is not None and home.show_home and home.event is None
+    assert home is not None and isinstance(home.event, StatusRequested)
     assert messages_tab is None
 
 
@@ -86,13 +95,12 @@ def test_a_click_becomes_a_choice_unique_per_click() -> None:
     assert (event.token, event.value) == ("checkin:12:first", "partly")
     assert event.event_id == "action:1718035300.000300:lastmile.choice.1:1718035310.5"
     assert second.event is not None and second.event.event_id != event.event_id
-    assert translated.clicked is not None
-    assert (translated.clicked.channel, translated.clicked.ts) == (
-        DM_CHANNEL_ID,
-        "1718035300.000300",
-    )
-    assert translated.clicked.token == "checkin:12:first"
-    assert translated.trigger_id == payload["trigger_id"] and not translated.opens_form
+    clicked = reply(translated).clicked
+    assert clicked is not None
+    assert (clicked.channel, clicked.ts) == (DM_CHANNEL_ID, "1718035300.000300")
+    assert clicked.token == "checkin:12:first"
+    assert reply(translated).trigger_id == payload["trigger_id"]
+    assert not reply(translated).opens_form
 
 
 def test_a_free_text_option_opens_a_form_and_write_it_opens_one_at_once() -> None:
@@ -102,9 +110,11 @@ def test_a_free_text_option_opens_a_form_and_write_it_opens_one_at_once() -> Non
     )
     write = from_action(block_actions_payload(action_id="lastmile.write", value=write_value))
 
-    assert free is not None and free.opens_form
-    assert write is not None and write.event is None and write.form is not None
-    assert (write.form.token, write.form.label, write.form.max_length) == (
+    assert free is not None and reply(free).opens_form
+    assert write is not None and write.event is None
+    form = reply(write).form
+    assert form is not None and write.event_id.startswith("action:")
+    assert (form.token, form.label, form.max_length) == (
         "checkin:12:workaround_text",
         "Your answer",
         2000,
@@ -116,16 +126,17 @@ def test_an_ephemeral_click_answers_through_its_response_url() -> None:
 
     translated = from_action(payload)
 
-    assert translated is not None and translated.clicked is not None
-    assert translated.clicked.ephemeral
-    assert translated.where.response_url == payload["response_url"]
+    assert translated is not None
+    clicked = reply(translated).clicked
+    assert clicked is not None and clicked.ephemeral
+    assert reply(translated).where.response_url == payload["response_url"]
     assert translated.event is not None and "channel" not in translated.event.address.data
 
 
 def test_a_home_button_sends_its_command() -> None:
     translated = from_action(load_fixture("block_actions_home.json"))
 
-    assert translated is not None and translated.show_home
+    assert translated is not None and translated.show_status
     event = translated.event
     assert isinstance(event, MessageReceived)
     assert (event.text, event.is_command) == ("pause 1w", True)
@@ -155,7 +166,7 @@ def test_a_modal_submission_becomes_form_text_for_its_step() -> None:
     assert isinstance(event, FormSubmitted)
     assert (event.token, event.text) == ("checkin:12:workaround_text", "Rang the depot")
     assert event.event_id == "view:V0FORM0001:1718035400.Tz1QbL3k"
-    assert translated.where.channel == DM_CHANNEL_ID
+    assert reply(translated).where.channel == DM_CHANNEL_ID
     assert from_view(view_submission_payload(private_metadata="")) is None
 
 
@@ -169,7 +180,7 @@ def test_a_slash_command_is_a_command_and_empty_means_help() -> None:
     assert isinstance(event, MessageReceived)
     assert (event.text, event.is_command) == ("help", True)
     assert event.event_id == f"command:{payload['trigger_id']}"
-    assert translated.where.response_url == "https://hooks.example/commands/1"
+    assert reply(translated).where.response_url == "https://hooks.example/commands/1"
     assert "channel" not in event.address.data  # C… is a channel, not the person's DM
 
 

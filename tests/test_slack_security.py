@@ -10,7 +10,7 @@ import pytest
 from storage.models import Answer, Note
 from tests.conftest import FakeClock
 from tests.fakes.slack_signing import interactive_body, new_event_id, signed_headers
-from tests.test_slack_harness import DANA, SIGNING_SECRET, Harness, HttpTransport, running
+from tests.slack_support import DANA, SIGNING_SECRET, Harness, HttpTransport, running
 
 
 @pytest.fixture
@@ -44,14 +44,14 @@ async def test_bad_missing_or_stale_signatures_get_401_and_change_nothing(slack:
         await http(slack).post(body, unsigned),
         await http(slack).post(body + "&x=1", signed_headers(SIGNING_SECRET, body)),
     ]
-    await slack.adapter.settle()
+    await slack.settle()
 
     assert [answer.status for answer in answers] == [401, 401, 401, 401]
     assert await slack.table_counts() == before
     assert len(slack.fake.requests) == calls_before  # nothing was said or updated
 
     accepted = await http(slack).post(body, signed_headers(SIGNING_SECRET, body))
-    await slack.adapter.settle()
+    await slack.settle()
     assert accepted.status == 200
     assert [a.outcome for a in await slack.rows(Answer)] == ["helped"]
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from bot.cli import main
+from lastmile.cli import main
 
 APP_ID = "3B4E7D21-5C9A-4F0E-8A61-2D7F9C0B1E55"
 

@@ -23,9 +23,9 @@ from bot.config import Settings
 from storage.models import (
     ChannelAddress,
     ConversationAddress,
+    InboxEvent,
     Note,
     Person,
-    ProcessedEvent,
 )
 from tests.conftest import FakeClock
 from tests.fakes.teams_activities import (
@@ -42,14 +42,14 @@ from tests.fakes.teams_auth import (
     unreachable_openid_metadata,
 )
 from tests.helpers import rows
-from tests.teams_support import TeamsBotUnderTest, teams_bot, teams_settings
+from tests.teams_support import ALEX, TeamsBotUnderTest, app_registration, teams_bot, teams_settings
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 STORED: tuple[type[SQLModel], ...] = (
     Person,
     ConversationAddress,
     ChannelAddress,
-    ProcessedEvent,
+    InboxEvent,
     Note,
 )
 
@@ -61,10 +61,9 @@ async def snapshot(bot: TeamsBotUnderTest) -> dict[str, int]:
 
 @pytest.fixture
 async def secured(database_url: str, clock: FakeClock) -> AsyncIterator[TeamsBotUnderTest]:
-    settings = teams_settings(
-        database_url, microsoft_app_id=BOT_APP_ID, microsoft_app_password="not-a-real-secret"
-    )
-    async with teams_bot(settings, clock) as running:
+    settings = teams_settings(database_url)
+    registration = app_registration(BOT_APP_ID, "not-a-real-secret")
+    async with teams_bot(settings, clock, registration=registration) as running:
         yield running
 
 
@@ -139,11 +138,14 @@ async def test_a_valid_token_is_accepted(secured: TeamsBotUnderTest) -> None:
     trusted = new_signing_key()
     with trusted_signing_keys(trusted):
         token = make_channel_token(BOT_APP_ID, secured.connector.service_url, key=trusted)
-        # installationUpdate needs no reply (a reply would need an AAD token from the internet).
-        result = await secured.post("installation_update_add_personal", token)
+        # installationUpdate needs no reply, and Alex is named by his Teams id, so nothing
+        # calls the connector (that would need an AAD token from the internet).
+        alex = {"id": ALEX.id, "name": ALEX.name}
+        result = await secured.post("installation_update_add_personal", token, **{"from": alex})
     assert result.status == 200
     [address] = await rows(secured.runtime, ConversationAddress)
     assert address.data["conversation"]["id"] == PERSONAL_CONVERSATION_ID
+    assert address.data["user"]["id"] == ALEX.id
 
 
 async def test_unreachable_signing_keys_are_503_and_change_nothing(
@@ -305,7 +307,7 @@ async def test_outbound_credentials_are_reused_and_their_token_fetched_off_the_l
     assert await factory.is_valid_app_id(BOT_APP_ID)
     assert not await ReusedCredentialsFactory(CountingFactory("")).is_valid_app_id(BOT_APP_ID)
 
-    adapter = build_adapter(teams_settings("sqlite://", microsoft_app_id=BOT_APP_ID))
+    adapter = build_adapter(app_registration(BOT_APP_ID))
     turn = TurnContext(adapter, Activity(type="message"))
     turn.turn_state[adapter.BOT_CONNECTOR_CLIENT_KEY] = SimpleNamespace(
         config=SimpleNamespace(credentials=first)

@@ -12,6 +12,8 @@ from bot.runtime import Runtime
 from tests.conftest import FakeClock
 from tests.digest_seed import MONDAY_W48, running, say
 
+pytestmark = pytest.mark.sql
+
 
 @pytest.fixture
 async def pilot(database_url: str, tmp_path: Path, clock: FakeClock) -> AsyncIterator[Runtime]:

@@ -19,6 +19,8 @@ from storage.models import OutboxMessage, Person, ThemeUpdate
 from tests.conftest import FakeClock
 from tests.digest_seed import THU_W47, record, running, said, say
 
+pytestmark = pytest.mark.sql
+
 TUESDAY_W48 = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
 MONDAY_W49 = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 MESSAGE = "From next week RoutePilot imports the old system's delivery codes."

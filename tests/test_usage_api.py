@@ -13,9 +13,9 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import update
 from sqlmodel import col
 
-from adapters.server import build_app
 from bot.replies import Choices
 from bot.runtime import Runtime
+from lastmile.server import build_app
 from storage.models import CheckIn, OutboxMessage, Person
 from tests.conftest import FakeClock
 from tests.helpers import rows
@@ -35,7 +35,7 @@ async def runtime(database_url: str, tmp_path: Path, clock: FakeClock) -> AsyncI
 
 @pytest.fixture
 async def client(runtime: Runtime) -> AsyncIterator[TestClient[Any, Any]]:
-    async with TestClient(TestServer(build_app(runtime, mounts=[]))) as test_client:
+    async with TestClient(TestServer(build_app(runtime, {}))) as test_client:
         yield test_client
 
 

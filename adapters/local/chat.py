@@ -7,29 +7,31 @@ import logging
 import uuid
 from datetime import timedelta
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
+from adapters.local.inbound import PLATFORM, tapped, typed
 from adapters.local.render import Screen, render
 from bot.checkin_runner import current_state
-from bot.events import Actor, Address, ChoiceMade, MessageReceived
 from bot.flows.checkin import question
 from bot.replies import Reply, reply_from_dict
 from bot.runtime import Runtime
+from storage.inbox import NewEvent
 from storage.outbox import claim_due, record_delivery
 from storage.people import find_person
 
 logger = logging.getLogger(__name__)
 
-PLATFORM = "local"
+
+ANSWER_TIMEOUT_SECONDS = 15.0
 
 
 class LocalChat:
-    """One person's terminal conversation with the bot."""
+    """One person's terminal conversation with the bot, through the inbox and the outbox."""
 
     def __init__(self, runtime: Runtime, user_id: str, image_dir: Path | None = None) -> None:
         self.runtime = runtime
-        self.actor = Actor(platform=PLATFORM, user_id=user_id, display_name=user_id)
-        self.address = Address(platform=PLATFORM, data={"user": user_id})
+        self.user_id = user_id
+        self.person_key = f"{PLATFORM}:{user_id}"
         self.screen = Screen()
         self.image_dir = image_dir or Path("lastmile-images")
 
@@ -38,50 +40,60 @@ class LocalChat:
         render(replies, self.screen, self.image_dir)
         return self.screen.lines[start:]
 
-    async def send(self, line: str) -> list[str]:
-        """Handle one line typed by the person; return the lines the bot prints."""
-        text = line.strip()
+    def _payload(self, text: str) -> dict[str, Any]:
         event_id = f"local-{uuid.uuid4()}"
         if text in self.screen.numbers:
             token, value = self.screen.numbers[text]
-            event: ChoiceMade | MessageReceived = ChoiceMade(
-                self.actor, self.address, token, value, event_id
-            )
-        elif text in ("0", "skip") and self.screen.skip_token:
-            event = ChoiceMade(self.actor, self.address, self.screen.skip_token, "skip", event_id)
-        else:
-            event = MessageReceived(self.actor, self.address, text, event_id)
-        replies = await self.runtime.engine.handle(event)
-        shown = self._show(replies)
-        return shown + await self.deliver_pending()
+            return tapped(self.user_id, event_id, token, value)
+        if text in ("0", "skip") and self.screen.skip_token:
+            return tapped(self.user_id, event_id, self.screen.skip_token, "skip")
+        return typed(self.user_id, event_id, text)
+
+    async def send(self, line: str) -> list[str]:
+        """Handle one line typed by the person; return the lines the bot prints.
+
+        The line is stored in the inbox first and handled like any platform's event
+        (here, or by a `serve` sharing the database); the answers come back through
+        the outbox.
+        """
+        payload = self._payload(line.strip())
+        event = NewEvent(PLATFORM, payload["id"], self.person_key, payload)
+        inbox = self.runtime.inbox
+        if await inbox.answer_for(await inbox.store(event), event, ANSWER_TIMEOUT_SECONDS) is None:
+            logger.warning("the line was stored but not handled yet; it is answered later")
+        return await self.deliver_pending()
 
     async def deliver_pending(self) -> list[str]:
-        """Show check-ins and notices queued for this person (by `checkin send`, the scheduler)."""
+        """Show what waits in the outbox for this person: answers, check-ins, notices."""
         now = self.runtime.clock()
         shown: list[str] = []
         async with self.runtime.db.session() as session:
-            person = await find_person(session, PLATFORM, self.actor.user_id)
-            if person is None or person.id is None:
-                return shown
+            person = await find_person(session, PLATFORM, self.user_id)
             rows = await claim_due(
                 session,
                 now,
                 platforms=(PLATFORM,),
-                lease=timedelta(minutes=5),
-                person_id=person.id,
+                lease=timedelta(minutes=1),
+                person_id=person.id if person is not None else None,
+                destination=self.user_id,
             )
-            for row in rows:
+            for row in sorted(rows, key=lambda row: row.id or 0):
                 replies = [reply_from_dict(item) for item in row.payload.get("replies", [])]
                 shown += self._show(replies)
                 assert row.id is not None
-                sent = row.checkin_id if row.purpose == "checkin" else None
-                await record_delivery(session, row.id, now, sent_checkin_id=sent)
+                await record_delivery(
+                    session,
+                    row.id,
+                    now,
+                    sent_checkin_id=row.checkin_id if row.purpose == "checkin" else None,
+                    forget_contents=row.purpose == "reply",
+                )
         return shown
 
     async def resume(self) -> list[str]:
         """Re-ask the question the person was at when the last session ended."""
         async with self.runtime.db.session() as session:
-            person = await find_person(session, PLATFORM, self.actor.user_id)
+            person = await find_person(session, PLATFORM, self.user_id)
             state = await current_state(session, person.id) if person and person.id else None
         shown: list[str] = []
         if state is not None:

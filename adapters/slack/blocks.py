@@ -16,12 +16,13 @@ from bot.replies import (
     Reply,
     Report,
     Section,
+    Status,
     Text,
     TextRequest,
 )
-from bot.wording import Wording, require
+from bot.wording import Wording
 
-require(
+WORDING_KEYS = (
     "slack.form_title",
     "slack.home_title",
     "slack.home_status",
@@ -31,6 +32,7 @@ require(
     "slack.home_stored",
     "slack.home_more",
 )
+"""The wording keys Slack's rendering uses, beyond the engine's own."""
 
 # Slack's limits (Block Kit reference): blocks per message and per view, characters per
 # text object, section fields, button labels and values, view titles and metadata.
@@ -228,7 +230,14 @@ class FormRequest:
     prompt_block: Block | None = None
 
 
-Rendered = SlackMessage | SlackFile
+@dataclass(frozen=True)
+class SlackHome:
+    """A person's App Home tab, published with views.publish."""
+
+    view: Block
+
+
+Rendered = SlackMessage | SlackFile | SlackHome
 
 
 def _option_button(token: str, index: int, option: Option, style: str = "") -> Block:
@@ -314,6 +323,10 @@ def _render_answered(reply: Answered, _w: Wording) -> list[Rendered]:
     return [SlackMessage(fit(reply.summary, MAX_TEXT), [context(f"{DONE_MARK} {reply.summary}")])]
 
 
+def _render_status(reply: Status, w: Wording) -> list[Rendered]:
+    return [SlackHome(home_view(reply, w))]
+
+
 _RENDERERS: dict[type[Any], Callable[[Any, Wording], list[Rendered]]] = {
     Text: _render_text,
     Choices: _render_choices,
@@ -322,6 +335,7 @@ _RENDERERS: dict[type[Any], Callable[[Any, Wording], list[Rendered]]] = {
     Image: _render_image,
     Report: _render_report,
     Answered: _render_answered,
+    Status: _render_status,
 }
 
 
@@ -333,7 +347,7 @@ def render(reply: Reply, w: Wording) -> list[Rendered]:
         w: wording, for the words Slack needs that the reply does not carry.
 
     Returns:
-        Messages (each within 50 blocks) and files, in the order to send them.
+        Messages (each within 50 blocks), files and the Home tab, in the order to send them.
     """
     return _RENDERERS[type(reply)](reply, w)
 
@@ -389,21 +403,11 @@ def form_view(form: FormRequest, w: Wording, metadata: dict[str, str]) -> Block:
     }
 
 
-@dataclass(frozen=True)
-class HomeContent:
-    """What the App Home tab shows a person."""
-
-    status: str
-    stored: str
-    active: bool
-    can_digest: bool
-
-
 HOME_COMMANDS = {"pause": "pause 1w", "resume": "resume", "digest": "digest"}
 """Home tab buttons and the command text each one sends to the engine."""
 
 
-def home_view(content: HomeContent, w: Wording) -> Block:
+def home_view(content: Status, w: Wording) -> Block:
     """The App Home tab: status, pause or resume, digest for leads and owners, stored data."""
     toggle = "pause" if content.active else "resume"
     buttons = [button(w(f"slack.home_{toggle}"), f"home.{toggle}", {"c": HOME_COMMANDS[toggle]})]

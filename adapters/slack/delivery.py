@@ -25,6 +25,7 @@ from adapters.slack.blocks import (
     Block,
     FormRequest,
     SlackFile,
+    SlackHome,
     SlackMessage,
     answered_blocks,
     fit,
@@ -32,18 +33,13 @@ from adapters.slack.blocks import (
     form_view,
     render,
 )
-from adapters.slack.inbound import Clicked, Where, metadata_of
+from adapters.slack.inbound import PLATFORM, Clicked, ReplyContext, Where, metadata_of
 from bot.delivery import Outbound, RetryLater, Undeliverable
-from bot.engine import Clock
 from bot.replies import Answered, Reply, TextRequest
+from bot.sent import SentCopies
 from bot.wording import Wording
-from storage.db import Database
-from storage.messages import find_message, forget_message, remember_message
-from storage.people import find_person
 
 logger = logging.getLogger(__name__)
-
-PLATFORM = "slack"
 # Slack asks for a pause with Retry-After; short ones are waited out in place, longer
 # ones go back to the outbox (RetryLater) so one person's send never blocks the rest.
 MAX_INLINE_WAIT_SECONDS = 5.0
@@ -169,62 +165,33 @@ class Posted:
     ts: str
     blocks: list[Block]
 
+    def ref(self) -> dict[str, Any]:
+        """As kept in the record of sent copies."""
+        return {"channel": self.channel, "ts": self.ts, "blocks": self.blocks}
 
-class PostedMessages:
-    """Where token-carrying messages were posted, so an answer can replace them.
-
-    Clicks carry their message; this covers answers typed in the DM, sent from a modal
-    or queued as an expiry notice. Kept in the database, so an answer handled after a
-    restart or by another replica finds the message too.
-    """
-
-    def __init__(self, db: Database, clock: Clock) -> None:
-        self.db = db
-        self.clock = clock
-
-    async def remember(
-        self, token: str, posted: Posted, *, user_id: str = "", person_id: int | None = None
-    ) -> None:
-        """Keep where the message carrying `token` is (for `user_id` or `person_id`)."""
-        ref = {"channel": posted.channel, "ts": posted.ts, "blocks": posted.blocks}
-        async with self.db.session() as session:
-            if person_id is None and user_id:
-                person = await find_person(session, PLATFORM, user_id)
-                person_id = person.id if person is not None else None
-            await remember_message(session, PLATFORM, token, person_id, ref, self.clock())
-
-    async def take(self, token: str) -> Posted | None:
-        """Where the message carrying `token` is, forgetting it (it is answered)."""
-        async with self.db.session() as session:
-            row = await find_message(session, PLATFORM, token)
-            if row is None:
-                return None
-            await forget_message(session, PLATFORM, token)
-        ref = row.ref
-        return Posted(str(ref.get("channel", "")), str(ref.get("ts", "")), ref.get("blocks", []))
-
-    async def knows(self, token: str) -> bool:
-        """True when the message carrying `token` is known."""
-        async with self.db.session() as session:
-            return await find_message(session, PLATFORM, token) is not None
+    @classmethod
+    def of(cls, ref: dict[str, Any]) -> Posted:
+        """Read back what `ref` wrote."""
+        return cls(str(ref.get("channel", "")), str(ref.get("ts", "")), list(ref.get("blocks", [])))
 
 
 class PartlyPosted(Exception):
-    """Some messages went out before a failure; sending them all again would repeat them."""
+    """Some replies went out before a failure; sending them all again would repeat them."""
 
-    def __init__(self, posted: list[dict[str, str]], error: Exception) -> None:
-        super().__init__(f"{len(posted)} message(s) posted before: {error}")
+    def __init__(self, posted: list[dict[str, str]], sent: int, error: Exception) -> None:
+        super().__init__(f"{sent} reply(s) posted before: {error}")
         self.posted = posted
+        self.sent = sent
         self.error = error
 
 
 class SlackPoster:
     """Posts rendered replies to a person or channel and updates answered messages."""
 
-    def __init__(self, client: AsyncWebClient, wording: Wording, messages: PostedMessages) -> None:
+    def __init__(self, client: AsyncWebClient, wording: Wording, copies: SentCopies) -> None:
         self.client = client
         self.wording = wording
-        self.messages = messages
+        self.copies = copies
         self._dm_channels: dict[str, str] = {}
 
     async def dm_channel(self, user_id: str) -> str:
@@ -242,6 +209,7 @@ class SlackPoster:
         clicked: Clicked | None = None,
         trigger_id: str = "",
         opens_form: bool = False,
+        person_id: int | None = None,
     ) -> list[dict[str, str]]:
         """Send the engine's replies.
 
@@ -251,20 +219,25 @@ class SlackPoster:
             clicked: the message a click came from (replaced when answered).
             trigger_id: the click's trigger, to open a modal.
             opens_form: the click was a free-text option: open the text step as a modal.
+            person_id: whom the replies are for, kept with the messages that carry a
+                question (erased with them).
 
         Returns:
             References ({"channel", "ts"} or {"response_url"}) of the messages posted or
             updated, in order.
 
         Raises:
-            PartlyPosted: when a failure follows new messages already posted.
+            PartlyPosted: when a failure follows replies (or part of one) already posted.
         """
         refs: list[dict[str, str]] = []
+        sent = 0
         posted_new = False
         try:
             for reply in replies:
+                posted_new = False
                 if isinstance(reply, Answered):
-                    refs.append(await self._replace(where, reply, clicked))
+                    refs.extend(await self._replace(where, reply, clicked, person_id))
+                    sent += 1
                     continue
                 if isinstance(reply, TextRequest) and opens_form and trigger_id:
                     await self.open_form(trigger_id, form_request(reply), where)
@@ -272,13 +245,17 @@ class SlackPoster:
                 for item in render(reply, self.wording):
                     if isinstance(item, SlackFile):
                         await self._upload(where, item)
+                    elif isinstance(item, SlackHome):
+                        await self.client.views_publish(user_id=where.user_id, view=item.view)
                     else:
-                        refs.append(await self._send(where, item))
+                        refs.append(await self._send(where, item, person_id))
                         posted_new = True
+                sent += 1
         except Exception as error:
-            # Updates can be repeated harmlessly; new messages cannot.
-            if posted_new:
-                raise PartlyPosted(refs, error) from error
+            # Updates can be repeated harmlessly; new messages cannot: a reply of which
+            # something went out counts as sent.
+            if sent or posted_new:
+                raise PartlyPosted(refs, sent + int(posted_new), error) from error
             raise
         return refs
 
@@ -291,11 +268,9 @@ class SlackPoster:
             # The message with its "Write it…" button stays, and typing in the DM works too.
             logger.warning("views.open failed: %s", error.response.get("error"))
 
-    async def publish_home(self, user_id: str, view: Block) -> None:
-        """Publish a person's App Home tab."""
-        await self.client.views_publish(user_id=user_id, view=view)
-
-    async def _send(self, where: Where, message: SlackMessage) -> dict[str, str]:
+    async def _send(
+        self, where: Where, message: SlackMessage, person_id: int | None
+    ) -> dict[str, str]:
         if where.response_url:
             await self._respond(where.response_url, text=message.text, blocks=message.blocks)
             return {"response_url": where.response_url}
@@ -310,7 +285,7 @@ class SlackPoster:
         ref = {"channel": str(response["channel"]), "ts": str(response["ts"])}
         if message.token:
             posted = Posted(ref["channel"], ref["ts"], message.blocks)
-            await self.messages.remember(message.token, posted, user_id=where.user_id)
+            await self.copies.remember(message.token, posted.ref(), person_id)
         return ref
 
     async def _upload(self, where: Where, file: SlackFile) -> None:
@@ -327,33 +302,40 @@ class SlackPoster:
         )
 
     async def _replace(
-        self, where: Where, answered: Answered, clicked: Clicked | None
-    ) -> dict[str, str]:
+        self, where: Where, answered: Answered, clicked: Clicked | None, person_id: int | None
+    ) -> list[dict[str, str]]:
+        """Replace the buttons of every copy of the answered question with its record."""
         text = fit(answered.summary, 3000)
+        known = [Posted.of(ref) for ref in await self.copies.take(answered.token)]
+        refs: list[dict[str, str]] = []
         if clicked is not None and clicked.token == answered.token:
             blocks = answered_blocks(clicked.blocks, answered.summary)
-            await self.messages.take(answered.token)
             if clicked.ephemeral:
                 await self._respond(
                     clicked.response_url, text=text, blocks=blocks, replace_original=True
                 )
-                return {"response_url": clicked.response_url}
+                refs.append({"response_url": clicked.response_url})
+            else:
+                await self.client.chat_update(
+                    channel=clicked.channel, ts=clicked.ts, text=text, blocks=blocks
+                )
+                refs.append({"channel": clicked.channel, "ts": clicked.ts})
+            known = [
+                copy for copy in known if (copy.channel, copy.ts) != (clicked.channel, clicked.ts)
+            ]
+        for copy in known:
+            blocks = answered_blocks(copy.blocks, answered.summary)
             await self.client.chat_update(
-                channel=clicked.channel, ts=clicked.ts, text=text, blocks=blocks
+                channel=copy.channel, ts=copy.ts, text=text, blocks=blocks
             )
-            return {"channel": clicked.channel, "ts": clicked.ts}
-        known = await self.messages.take(answered.token)
-        if known is not None:
-            blocks = answered_blocks(known.blocks, answered.summary)
-            await self.client.chat_update(
-                channel=known.channel, ts=known.ts, text=text, blocks=blocks
-            )
-            return {"channel": known.channel, "ts": known.ts}
+            refs.append({"channel": copy.channel, "ts": copy.ts})
+        if refs:
+            return refs
         # The message is unknown (long gone, or never remembered): keep the record anyway.
         [record] = [
             item for item in render(answered, self.wording) if isinstance(item, SlackMessage)
         ]
-        return await self._send(where, record)
+        return [await self._send(where, record, person_id)]
 
     async def _respond(
         self,
@@ -379,7 +361,7 @@ CheckinRef = Callable[[int], Awaitable[dict[str, Any]]]
 
 
 class SlackSender:
-    """The outbox's Slack sender: a DM to a person, or a post to a channel."""
+    """The outbox's Slack sender: replies where a payload came from, a DM, or a channel post."""
 
     platform = PLATFORM
 
@@ -395,20 +377,40 @@ class SlackSender:
             a reminder or expiry can later update.
 
         Raises:
-            RetryLater: rate limits, 5xx, connection errors.
+            RetryLater: rate limits, 5xx, connection errors (with how many replies
+                went out before, which are not sent again).
             Undeliverable: a person or channel that cannot be reached, a rejected message.
         """
         to_person = message.recipient is not None
+        person_id = message.recipient.person_id if message.recipient is not None else None
+        context = ReplyContext.from_dict(message.context) if message.context else None
         try:
-            where = await self._where(message)
-            await self._locate_answered(message)
-            posted = await self.poster.post(where, message.replies)
+            if context is not None and context.form is not None:
+                await self.poster.open_form(context.trigger_id, context.form, context.where)
+                return {}
+            if context is not None:
+                posted = await self.poster.post(
+                    context.where,
+                    message.replies,
+                    clicked=context.clicked,
+                    trigger_id=context.trigger_id,
+                    opens_form=context.opens_form,
+                    person_id=person_id,
+                )
+            else:
+                where = await self._where(message)
+                await self._locate_answered(message)
+                posted = await self.poster.post(where, message.replies, person_id=person_id)
         except PartlyPosted as partly:
-            # Sending it all again would repeat what went out; keep what arrived.
+            failure = _failure(partly.error, to_person)
+            if isinstance(failure, RetryLater):
+                failure.sent = partly.sent
+                raise failure from partly.error
+            # What went out stays; the rest cannot go (the person left, a rejected block).
             logger.warning(
                 "outbox message %s partly sent: %s",
                 message.message_id,
-                partly.error,
+                failure,
                 extra={"message_id": message.message_id},
             )
             posted = partly.posted
@@ -422,14 +424,14 @@ class SlackSender:
         if message.checkin_id is None or self._checkin_ref is None:
             return
         for reply in message.replies:
-            if isinstance(reply, Answered) and not await self.poster.messages.knows(reply.token):
-                # Posted before messages were remembered in the database: the check-in's
+            if isinstance(reply, Answered) and not await self.poster.copies.find(reply.token):
+                # Posted before copies were remembered in the database: the check-in's
                 # own reference still names the question (without its blocks).
                 ref = await self._checkin_ref(message.checkin_id)
                 if ref.get("channel") and ref.get("ts"):
                     posted = Posted(str(ref["channel"]), str(ref["ts"]), [])
                     person_id = message.recipient.person_id if message.recipient else None
-                    await self.poster.messages.remember(reply.token, posted, person_id=person_id)
+                    await self.poster.copies.remember(reply.token, posted.ref(), person_id)
 
     async def _where(self, message: Outbound) -> Where:
         recipient = message.recipient
@@ -439,3 +441,9 @@ class SlackSender:
         if not message.destination:
             raise Undeliverable("an outbox message with neither person nor channel")
         return Where("", "", channel=message.destination)
+
+
+def _failure(error: Exception, to_person: bool) -> RetryLater | Undeliverable:
+    if isinstance(error, TimeoutError | SlackApiError | SlackRequestError | ClientError):
+        return classify(error, to_person)
+    return RetryLater(f"{type(error).__name__}")

@@ -1,12 +1,12 @@
-"""Slack payloads → lastmile events: one small pure function per payload type, routed by tables."""
+"""Slack payloads → lastmile events and how to answer them: small pure functions, by table."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import re
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from adapters.slack.blocks import (
@@ -18,7 +18,16 @@ from adapters.slack.blocks import (
     FormRequest,
     decode_value,
 )
-from bot.events import Actor, Address, ChoiceMade, Event, FormSubmitted, MessageReceived
+from bot.events import (
+    Actor,
+    Address,
+    ChoiceMade,
+    Event,
+    FormSubmitted,
+    MessageReceived,
+    StatusRequested,
+)
+from bot.platform import Inbound
 
 PLATFORM = "slack"
 MAX_EVENT_ID = 255
@@ -57,19 +66,54 @@ class Clicked:
 
 
 @dataclass(frozen=True)
-class Inbound:
-    """One translated payload: the engine event (if any) and how to answer it."""
+class ReplyContext:
+    """How to answer one payload: the `Inbound.context` the Slack sender reads back."""
 
     where: Where
-    event: Event | None = None
     clicked: Clicked | None = None
     trigger_id: str = ""
     opens_form: bool = False
     """A free-text option was clicked: the text step that follows opens as a modal."""
     form: FormRequest | None = None
-    """A "Write it…" click: open this modal right away, nothing goes to the engine."""
-    show_home: bool = False
-    """Publish the person's App Home tab after handling."""
+    """A "Write it…" click: open this modal; nothing goes to the engine."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe, for the outbox."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ReplyContext:
+        """Read back what `to_dict` wrote."""
+        clicked, form = data.get("clicked"), data.get("form")
+        return cls(
+            where=Where(**data["where"]),
+            clicked=Clicked(**clicked) if clicked else None,
+            trigger_id=str(data.get("trigger_id") or ""),
+            opens_form=bool(data.get("opens_form")),
+            form=FormRequest(**form) if form else None,
+        )
+
+
+def _inbound(
+    where: Where,
+    event: Event | None,
+    *,
+    event_id: str,
+    clicked: Clicked | None = None,
+    trigger_id: str = "",
+    opens_form: bool = False,
+    form: FormRequest | None = None,
+    show_status: bool = False,
+) -> Inbound:
+    context = ReplyContext(where, clicked, trigger_id, opens_form, form)
+    return Inbound(
+        event_id=event_id,
+        person_key=f"{PLATFORM}:{where.user_id}",
+        event=event,
+        context=context.to_dict(),
+        conversation=where.channel or where.user_id,
+        show_status=show_status,
+    )
 
 
 def bare_actor(user_id: str, team_id: str) -> Actor:
@@ -137,23 +181,27 @@ def _message(body: Payload, event: Payload) -> Inbound | None:
         return None
     team = str(event.get("team") or _team(body))
     channel = str(event.get("channel") or "")
-    return Inbound(
-        where=Where(user, team, channel=channel),
-        event=MessageReceived(
-            actor=bare_actor(user, team),
-            address=address(user, team, channel),
-            text=readable(str(event.get("text") or "")),
-            event_id=str(body.get("event_id") or ""),
-            raw=body,
-        ),
+    identifier = str(body.get("event_id") or "")
+    message = MessageReceived(
+        actor=bare_actor(user, team),
+        address=address(user, team, channel),
+        text=readable(str(event.get("text") or "")),
+        event_id=identifier,
+        raw=body,
     )
+    return _inbound(Where(user, team, channel=channel), message, event_id=identifier)
 
 
 def _home_opened(body: Payload, event: Payload) -> Inbound | None:
-    if event.get("tab") != "home":
-        return None
     user = str(event.get("user") or "")
-    return Inbound(where=Where(user, _team(body), channel=""), show_home=bool(user))
+    if event.get("tab") != "home" or not user:
+        return None
+    team = _team(body)
+    identifier = str(body.get("event_id") or "") or event_id(
+        "home", user, str(event.get("event_ts"))
+    )
+    opened = StatusRequested(bare_actor(user, team), address(user, team), identifier, body)
+    return _inbound(Where(user, team), opened, event_id=identifier)
 
 
 _EVENTS: dict[str, Callable[[Payload, Payload], Inbound | None]] = {
@@ -210,16 +258,19 @@ def _choice(body: Payload, action: Payload, user: str, team: str) -> Inbound | N
         return None
     where = _where_clicked(body, user, team)
     kind = str(action.get("action_id")).split(".")[1]
-    return Inbound(
-        where=where,
-        event=ChoiceMade(
-            actor=bare_actor(user, team),
-            address=address(user, team, where.channel),
-            token=token,
-            value=choice,
-            event_id=_click_id(body, action),
-            raw=body,
-        ),
+    identifier = _click_id(body, action)
+    chosen = ChoiceMade(
+        actor=bare_actor(user, team),
+        address=address(user, team, where.channel),
+        token=token,
+        value=choice,
+        event_id=identifier,
+        raw=body,
+    )
+    return _inbound(
+        where,
+        chosen,
+        event_id=identifier,
         clicked=_clicked(body, token),
         trigger_id=str(body.get("trigger_id") or ""),
         opens_form=kind == "form",
@@ -248,8 +299,10 @@ def _write(body: Payload, action: Payload, user: str, team: str) -> Inbound | No
         max_length=int(value.get("m") or 2000),
         prompt_block=_prompt_block(body),
     )
-    return Inbound(
-        where=_where_clicked(body, user, team),
+    return _inbound(
+        _where_clicked(body, user, team),
+        None,
+        event_id=_click_id(body, action),
         trigger_id=str(body.get("trigger_id") or ""),
         form=form,
     )
@@ -259,18 +312,16 @@ def _home(body: Payload, action: Payload, user: str, team: str) -> Inbound | Non
     command = str(decode_value(str(action.get("value") or "")).get("c") or "")
     if not command:
         return None
-    return Inbound(
-        where=Where(user, team),
-        event=MessageReceived(
-            actor=bare_actor(user, team),
-            address=address(user, team),
-            text=command,
-            event_id=_click_id(body, action),
-            is_command=True,
-            raw=body,
-        ),
-        show_home=True,
+    identifier = _click_id(body, action)
+    typed = MessageReceived(
+        actor=bare_actor(user, team),
+        address=address(user, team),
+        text=command,
+        event_id=identifier,
+        is_command=True,
+        raw=body,
     )
+    return _inbound(Where(user, team), typed, event_id=identifier, show_status=True)
 
 
 _ACTIONS: dict[str, Callable[[Payload, Payload, str, str], Inbound | None]] = {
@@ -315,17 +366,16 @@ def from_view(body: Payload) -> Inbound | None:
     where = Where(
         user, team, channel=str(metadata.get("c") or ""), response_url=str(metadata.get("r") or "")
     )
-    return Inbound(
-        where=where,
-        event=FormSubmitted(
-            actor=bare_actor(user, team),
-            address=address(user, team, where.channel),
-            token=token,
-            text=str(text),
-            event_id=event_id("view", str(view.get("id")), str(view.get("hash"))),
-            raw=body,
-        ),
+    identifier = event_id("view", str(view.get("id")), str(view.get("hash")))
+    submitted = FormSubmitted(
+        actor=bare_actor(user, team),
+        address=address(user, team, where.channel),
+        token=token,
+        text=str(text),
+        event_id=identifier,
+        raw=body,
     )
+    return _inbound(where, submitted, event_id=identifier)
 
 
 # -- slash command ------------------------------------------------------------------------
@@ -339,17 +389,32 @@ def from_command(body: Payload) -> Inbound | None:
     team = str(body.get("team_id") or "")
     channel = str(body.get("channel_id") or "")
     text = readable(str(body.get("text") or "")).strip() or "help"
-    return Inbound(
-        where=Where(user, team, channel=channel, response_url=str(body.get("response_url") or "")),
-        event=MessageReceived(
-            actor=bare_actor(user, team),
-            address=address(user, team, channel),
-            text=text,
-            event_id=event_id("command", str(body.get("trigger_id") or "")),
-            is_command=True,
-            raw=body,
-        ),
+    identifier = event_id("command", str(body.get("trigger_id") or ""))
+    typed = MessageReceived(
+        actor=bare_actor(user, team),
+        address=address(user, team, channel),
+        text=text,
+        event_id=identifier,
+        is_command=True,
+        raw=body,
     )
+    where = Where(user, team, channel=channel, response_url=str(body.get("response_url") or ""))
+    return _inbound(where, typed, event_id=identifier)
+
+
+def translate(body: Payload) -> Inbound | None:
+    """Any payload Slack sends lastmile (over HTTP or Socket Mode); None when ignored."""
+    if "command" in body:
+        return from_command(body)
+    route = _KINDS.get(str(body.get("type") or ""))
+    return route(body) if route is not None else None
+
+
+_KINDS: dict[str, Callable[[Payload], Inbound | None]] = {
+    "event_callback": from_event,
+    "block_actions": from_action,
+    "view_submission": from_view,
+}
 
 
 def metadata_of(where: Where, token: str) -> dict[str, str]:

@@ -22,7 +22,7 @@ from botframework.connector.auth import (
     ServiceClientCredentialsFactory,
 )
 
-from bot.config import Settings
+from adapters.teams.settings import TeamsSettings
 
 logger = logging.getLogger(__name__)
 
@@ -37,13 +37,13 @@ class BotCredentials:
     APP_TYPE: str
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> BotCredentials:
+    def from_settings(cls, settings: TeamsSettings) -> BotCredentials:
         """MICROSOFT_APP_ID, _PASSWORD, _TENANT_ID and _TYPE."""
         return cls(
-            APP_ID=settings.microsoft_app_id or None,
-            APP_PASSWORD=settings.microsoft_app_password or None,
-            APP_TENANTID=settings.microsoft_app_tenant_id or None,
-            APP_TYPE=settings.microsoft_app_type or "MultiTenant",
+            APP_ID=settings.id or None,
+            APP_PASSWORD=settings.password or None,
+            APP_TENANTID=settings.tenant_id or None,
+            APP_TYPE=settings.type or "MultiTenant",
         )
 
 
@@ -99,7 +99,7 @@ async def warm_token(turn: TurnContext) -> None:
         await asyncio.to_thread(credentials.get_access_token)
 
 
-def build_adapter(settings: Settings) -> CloudAdapter:
+def build_adapter(settings: TeamsSettings) -> CloudAdapter:
     """A CloudAdapter with the app's credentials (none: no auth, for local testing)."""
     configuration = BotCredentials.from_settings(settings)
     credentials = ReusedCredentialsFactory(

@@ -20,6 +20,7 @@ from bot.replies import (
     Option,
     Reply,
     Report,
+    Status,
     Text,
     TextRequest,
     as_plain_text,
@@ -172,6 +173,10 @@ def _answered(reply: Answered) -> list[Element]:
     return [text_block(f"✓ {reply.summary}", isSubtle=True)]
 
 
+def _status(reply: Status) -> list[Element]:
+    return [text_block(reply.status, weight="Bolder"), *_paragraphs(reply.stored)]
+
+
 _ELEMENTS: dict[type[Any], Callable[[Any], list[Element]]] = {
     Text: _text,
     Choices: _choices,
@@ -180,6 +185,7 @@ _ELEMENTS: dict[type[Any], Callable[[Any], list[Element]]] = {
     Image: _image,
     Report: _report,
     Answered: _answered,
+    Status: _status,
 }
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -17,6 +17,7 @@ from bot.events import (
     MemberJoined,
     MessageReceived,
 )
+from bot.platform import ChannelSeen, Inbound
 
 PLATFORM = "teams"
 PERSONAL = "personal"
@@ -27,34 +28,31 @@ Activity = Mapping[str, Any]
 
 
 @dataclass(frozen=True)
-class ChannelRef:
-    """A channel, team or group chat the bot is in, to remember as a ChannelAddress."""
-
-    channel_id: str
-    data: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class Inbound:
-    """What one activity means for lastmile."""
+class Base:
+    """Who sent an activity, from where, and where replies to it go."""
 
     actor: Actor
     address: Address
     scope: str
-    event: Event | None = None
-    channel: ChannelRef | None = None
-    remember_person: bool = False
-    """The bot was added for this person: keep their reference, even outside the engine."""
-    is_invoke: bool = False
-    token: str = ""
-    """The token of the card action, when the activity is one."""
-    card_id: str = ""
-    """The id of the message whose card sent the action (Action.Submit's replyToId)."""
+    context: dict[str, Any]
+    channel: ChannelSeen | None = None
 
     @property
     def is_personal(self) -> bool:
         """True in the person's 1:1 chat with the bot."""
         return self.scope == PERSONAL
+
+    def inbound(self, activity: Activity, event: Event | None, **context: Any) -> Inbound:
+        """The activity's meaning, with `context` added to where replies go."""
+        return Inbound(
+            event_id=str(activity.get("id") or ""),
+            person_key=self.actor.identity,
+            event=event,
+            context={**self.context, **context},
+            conversation=str(self.context["reference"]["conversation"]["id"]),
+            channel=self.channel,
+            answer_now=bool(context.get("invoke")) and event is not None,
+        )
 
 
 def conversation_id_of(activity: Activity) -> str:
@@ -133,27 +131,34 @@ def text_of(activity: Activity) -> str:
     return text.replace("&nbsp;", " ").replace("\xa0", " ").strip()
 
 
-def _base(activity: Activity) -> Inbound:
+def _base(activity: Activity) -> Base:
     scope = scope_of(activity)
     actor = actor_of(activity)
+    reference = reference_of(activity)
+    # Replies go where the activity came from: a channel thread keeps its ;messageid=.
+    conversation = dict(reference.get("conversation") or {})
+    conversation["id"] = str((activity.get("conversation") or {}).get("id") or "")
+    reply_to = {**reference, "conversation": conversation}
+    context = {"reference": reply_to, "personal": scope == PERSONAL, "user_id": actor.user_id}
     if scope == PERSONAL:
-        return Inbound(actor, Address(PLATFORM, reference_of(activity)), scope)
+        return Base(actor, Address(PLATFORM, reference), scope, context)
     # Only a 1:1 chat is a person's address; a channel is remembered as a channel.
     team = (activity.get("channelData") or {}).get("team") or {}
-    channel = ChannelRef(
+    channel = ChannelSeen(
+        PLATFORM,
         conversation_id_of(activity),
         {
-            "reference": reference_of(activity),
+            "reference": reference,
             "scope": scope,
             "team_id": str(team.get("id") or ""),
             "team_name": str(team.get("name") or ""),
             "tenant_id": tenant_of(activity),
         },
     )
-    return Inbound(actor, Address(PLATFORM, {}), scope, channel=channel)
+    return Base(actor, Address(PLATFORM, {}), scope, context, channel)
 
 
-def card_event(base: Inbound, data: Mapping[str, Any], event_id: str, raw: Any) -> Event | None:
+def card_event(base: Base, data: Mapping[str, Any], event_id: str, raw: Any) -> Event | None:
     """The event for a card button's data: a choice, or text from the card's input."""
     token = data.get("token")
     if not isinstance(token, str) or not token:
@@ -164,65 +169,87 @@ def card_event(base: Inbound, data: Mapping[str, Any], event_id: str, raw: Any) 
     return FormSubmitted(base.actor, base.address, token, str(text or "").strip(), event_id, raw)
 
 
-def _message(activity: Activity, base: Inbound) -> Inbound:
+def _message(activity: Activity, base: Base) -> Inbound | None:
     event_id = str(activity.get("id") or "")
     value = activity.get("value")
     if isinstance(value, Mapping) and "token" in value:
         # Action.Submit: a message whose value is the button's data (and the inputs).
         event = card_event(base, value, event_id, activity)
-        return replace(
-            base,
-            event=event,
+        return base.inbound(
+            activity,
+            event,
             token=str(value.get("token") or ""),
             card_id=str(activity.get("replyToId") or ""),
         )
     text = text_of(activity)
     if not text:
-        return base
+        return None
     # In a channel or group chat only commands make sense: free text there is not a note.
     event = MessageReceived(
-        base.actor, base.address, text, event_id, is_command=not base.is_personal, raw=activity
+        base.actor,
+        base.address,
+        text,
+        event_id,
+        is_command=not base.is_personal,
+        shared=not base.is_personal,
+        raw=activity,
     )
-    return replace(base, event=event)
+    return base.inbound(activity, event)
 
 
-def _invoke(activity: Activity, base: Inbound) -> Inbound:
-    base = replace(base, is_invoke=True)
+def _invoke(activity: Activity, base: Base) -> Inbound | None:
     if activity.get("name") != CARD_ACTION_INVOKE:
-        return base
+        return None
     action = (activity.get("value") or {}).get("action") or {}
     data = action.get("data")
     if action.get("verb") != VERB or not isinstance(data, Mapping):
-        return base
+        return None
     # Each click is a new invoke with its own id, so a second tap is a second event.
     event = card_event(base, data, str(activity.get("id") or ""), activity)
-    return replace(
-        base,
-        event=event,
+    if event is None:
+        return None
+    return base.inbound(
+        activity,
+        event,
+        invoke=True,
         token=str(data.get("token") or ""),
         card_id=str(activity.get("replyToId") or ""),
     )
 
 
-def _conversation_update(activity: Activity, base: Inbound) -> Inbound:
+def _conversation_update(activity: Activity, base: Base) -> Inbound | None:
     bot_id = (activity.get("recipient") or {}).get("id")
     added = {member.get("id") for member in activity.get("membersAdded") or []}
     if bot_id not in added:
-        return base
+        return None
     # The engine welcomes the person (or the team) and keeps the 1:1 reference.
-    event = MemberJoined(base.actor, base.address, str(activity.get("id") or ""), activity)
-    return replace(base, event=event, remember_person=base.is_personal)
+    event = MemberJoined(
+        base.actor,
+        base.address,
+        str(activity.get("id") or ""),
+        shared=not base.is_personal,
+        raw=activity,
+    )
+    return base.inbound(activity, event)
 
 
-def _installation_update(activity: Activity, base: Inbound) -> Inbound:
+def _installation_update(activity: Activity, base: Base) -> Inbound | None:
     if activity.get("action") not in ADD_ACTIONS:
-        return base
+        return None
     # Teams sends installationUpdate and conversationUpdate for the same install; the
     # welcome comes with the conversationUpdate, this one only keeps the reference.
-    return replace(base, remember_person=base.is_personal)
+    event = MemberJoined(
+        base.actor,
+        base.address,
+        str(activity.get("id") or ""),
+        shared=not base.is_personal,
+        greet=False,
+        raw=activity,
+    )
+    return base.inbound(activity, event)
 
 
-_BY_TYPE: dict[str, Callable[[Activity, Inbound], Inbound]] = {
+_BY_TYPE: dict[str, Callable[[Activity, Base], Inbound | None]] = {
     "message": _message,
     "invoke": _invoke,
     "conversationUpdate": _conversation_update,
@@ -230,16 +257,15 @@ _BY_TYPE: dict[str, Callable[[Activity, Inbound], Inbound]] = {
 }
 
 
-def translate(activity: Activity) -> Inbound:
+def translate(activity: Activity) -> Inbound | None:
     """What an activity (Bot Framework JSON, camelCase) means for lastmile.
 
     Args:
         activity: the activity as Teams posted it.
 
     Returns:
-        The actor, their address, the event for the engine (None when there is
-        nothing to handle) and the channel or person reference to remember.
+        The event for the engine with where replies go, and the channel to remember;
+        None for activities lastmile ignores (typing, other invokes, a member leaving).
     """
-    base = _base(activity)
     handler = _BY_TYPE.get(str(activity.get("type") or ""))
-    return handler(activity, base) if handler is not None else base
+    return handler(activity, _base(activity)) if handler is not None else None

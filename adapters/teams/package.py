@@ -14,8 +14,9 @@ from importlib import metadata, resources
 from pathlib import Path
 from typing import Any
 
+from adapters.teams.settings import TeamsSettings
 from bot.config import Settings
-from bot.wording import Wording, require
+from bot.wording import Wording
 
 MANIFEST_VERSION = "1.16"
 MANIFEST_SCHEMA = (
@@ -28,11 +29,12 @@ PERSONAL_COMMANDS = ("help", "pause", "resume", "stop", "mydata", "forget", "dig
 GROUP_COMMANDS = ("help", "digest", "trends")
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
 
-require(
+WORDING_KEYS = (
     "teams.app_short_description",
     "teams.app_full_description",
     *(f"teams.commands.{name}" for name in PERSONAL_COMMANDS),
 )
+"""The wording the app package shows in Teams' store and command menu."""
 
 
 @dataclass(frozen=True)
@@ -149,7 +151,7 @@ async def package_command(args: argparse.Namespace, settings: Settings) -> int:
     )
     try:
         manifest = build_manifest(
-            args.app_id or settings.microsoft_app_id or "",
+            args.app_id or TeamsSettings().id or "",
             wording,
             version=args.app_version or _app_version(),
             publisher=publisher,

@@ -23,10 +23,10 @@ from adapters.teams.auth import warm_token
 from adapters.teams.cards import answered_card, card_message, render_message, tokens_of
 from adapters.teams.errors import CONNECTOR_ERRORS, delivery_failure, status_of
 from adapters.teams.inbound import PLATFORM
-from adapters.teams.sent_cards import SentCards
-from bot.delivery import Outbound, Recipient, Undeliverable
+from bot.delivery import Outbound, Recipient, RetryLater, Undeliverable
 from bot.replies import Answered, Text
 from bot.runtime import Runtime
+from bot.sent import SentCopies
 from storage.channels import channel_addresses, get_channel_address
 from storage.checkins import get_checkin
 from storage.models import ChannelAddress
@@ -39,35 +39,98 @@ CHANNEL_ID = "msteams"
 
 
 class TeamsSender:
-    """Delivers outbox messages to Teams people and channels (the bot/delivery.py Sender)."""
+    """Delivers outbox messages to Teams: replies where an activity came from, proactive
+    messages to people and channels (the bot/delivery.py Sender)."""
 
     platform = PLATFORM
 
     def __init__(
-        self, runtime: Runtime, adapter: CloudAdapter, cards: SentCards, app_id: str = ""
+        self, runtime: Runtime, adapter: CloudAdapter, copies: SentCopies, app_id: str = ""
     ) -> None:
         self.runtime = runtime
         self.adapter = adapter
-        self.cards = cards
+        self.copies = copies
         self.app_id = app_id
 
     async def deliver(self, message: Outbound) -> dict[str, Any]:
-        """Send one outbox message as one Teams activity.
+        """Send one outbox message.
 
         Returns:
             conversation_id, activity_id and the question tokens the message shows.
 
         Raises:
-            RetryLater: 429 (after Retry-After), 412, 5xx, connection failures.
+            RetryLater: 429 (after Retry-After), 412, 5xx, connection failures, with how
+                many replies went out before (not sent again).
             Undeliverable: 403 (the person blocked or removed the bot: unreachable),
                 other 4xx, or no way to reach the person or channel.
         """
         to_person = not message.destination and message.recipient is not None
+        if message.context:
+            return await self._reply(message)
         try:
             return await self._deliver(message)
         except CONNECTOR_ERRORS as error:
-            failure = delivery_failure(error, to_person=to_person)
+            raise delivery_failure(error, to_person=to_person) from error
+
+    async def _reply(self, message: Outbound) -> dict[str, Any]:
+        """Answer where the activity came from, one activity a reply, as a turn would."""
+        context = message.context
+        reference = ConversationReference().deserialize(context["reference"])
+        conversation_id = str(reference.conversation.id)
+        person_id = message.recipient.person_id if message.recipient is not None else None
+        clicked, card_id = str(context.get("token") or ""), str(context.get("card_id") or "")
+        # An Action.Execute's own card was refreshed by its invoke response.
+        refreshed = card_id if context.get("invoke") else ""
+        progress = _Progress()
+
+        async def logic(turn: TurnContext) -> None:
+            await warm_token(turn)
+            for reply in message.replies:
+                if isinstance(reply, Answered):
+                    targets = await self._cards_showing(conversation_id, reply.token)
+                    if reply.token == clicked and card_id and card_id not in targets:
+                        targets.append(card_id)
+                    targets = [target for target in targets if target != refreshed]
+                    if not targets and not (refreshed and reply.token == clicked):
+                        # Answered by typing, and the card that asked is long gone.
+                        await self._post(
+                            turn, reference, render_message([Text(f"✓ {reply.summary}")])
+                        )
+                    for target in targets:
+                        await _replace(turn, target, reply.summary)
+                    await self.copies.take(reply.token)
+                else:
+                    shown = render_message([reply])
+                    sent_id = await self._post(turn, reference, shown) if shown else ""
+                    progress.ids.append(sent_id)
+                    for token in tokens_of([reply]):
+                        ref = {"conversation_id": conversation_id, "activity_id": sent_id}
+                        await self.copies.remember(token, ref, person_id)
+                progress.sent += 1
+
+        try:
+            await self.adapter.continue_conversation(reference, logic, self.app_id)
+        except CONNECTOR_ERRORS as error:
+            failure = delivery_failure(error, to_person=bool(context.get("personal")))
+            if isinstance(failure, RetryLater):
+                failure.sent = progress.sent
             raise failure from error
+        first = next((sent_id for sent_id in progress.ids if sent_id), "")
+        return {"conversation_id": conversation_id, "activity_id": first}
+
+    @staticmethod
+    async def _post(
+        turn: TurnContext, reference: ConversationReference, message: dict[str, Any] | None
+    ) -> str:
+        if message is None:
+            return ""
+        activity = TurnContext.apply_conversation_reference(
+            Activity().deserialize(message), reference
+        )
+        # A new message, not a reply to the continuation's made-up activity id.
+        activity.reply_to_id = None
+        [response] = await turn.adapter.send_activities(turn, [activity])
+        return str(getattr(response, "id", "") or "")
 
     async def _deliver(self, message: Outbound) -> dict[str, Any]:
         if message.destination:
@@ -79,7 +142,7 @@ class TeamsSender:
         conversation_id = str(reference.conversation.id)
         answered = [reply for reply in message.replies if isinstance(reply, Answered)]
         targets = {
-            reply.token: await self._cards_showing(message, conversation_id, reply.token)
+            reply.token: await self._stored_cards(message, conversation_id, reply.token)
             for reply in answered
         }
         # An answer whose card cannot be found (long gone) is said in words.
@@ -92,33 +155,34 @@ class TeamsSender:
             # Updates first: a retry after a failed send repeats them harmlessly.
             for reply in answered:
                 for target in targets[reply.token]:
-                    update = Activity().deserialize(card_message(answered_card(reply.summary)))
-                    update.id = target
-                    await turn.update_activity(update)
+                    await _replace(turn, target, reply.summary)
             if shown is not None:
-                activity = TurnContext.apply_conversation_reference(
-                    Activity().deserialize(shown), reference
-                )
-                # A new message, not a reply to the continuation's made-up activity id.
-                activity.reply_to_id = None
-                [response] = await turn.adapter.send_activities(turn, [activity])
-                sent_ids.append(str(getattr(response, "id", "") or ""))
+                sent_ids.append(await self._post(turn, reference, shown))
 
         await self.adapter.continue_conversation(reference, logic, self.app_id)
         tokens = tokens_of(message.replies)
         activity_id = sent_ids[0] if sent_ids else ""
         recipient = None if message.destination else message.recipient
         person_id = recipient.person_id if recipient is not None else None
-        await self.cards.remember(conversation_id, activity_id, tokens, person_id=person_id)
+        if activity_id:
+            ref = {"conversation_id": conversation_id, "activity_id": activity_id}
+            for token in tokens:
+                await self.copies.remember(token, ref, person_id)
         for reply in answered:
-            await self.cards.forget(conversation_id, reply.token)
+            await self.copies.take(reply.token)
         return {"conversation_id": conversation_id, "activity_id": activity_id, "tokens": tokens}
 
-    async def _cards_showing(
-        self, message: Outbound, conversation_id: str, token: str
-    ) -> list[str]:
-        """Messages showing the question: sent by this process, or stored on the check-in."""
-        found = await self.cards.find(conversation_id, token)
+    async def _cards_showing(self, conversation_id: str, token: str) -> list[str]:
+        """The cards in this conversation known to show the question, oldest first."""
+        return [
+            str(ref.get("activity_id"))
+            for ref in await self.copies.find(token)
+            if ref.get("conversation_id") == conversation_id and ref.get("activity_id")
+        ]
+
+    async def _stored_cards(self, message: Outbound, conversation_id: str, token: str) -> list[str]:
+        """Cards showing the question: remembered copies, or the one on the check-in."""
+        found = await self._cards_showing(conversation_id, token)
         if message.checkin_id is None:
             return found
         async with self.runtime.db.session() as session:
@@ -253,6 +317,21 @@ class TeamsSender:
             channel_id=team_reference.channel_id or CHANNEL_ID,
             service_url=team_reference.service_url,
         )
+
+
+class _Progress:
+    """How far a reply got: replies done, and ids of the messages posted."""
+
+    def __init__(self) -> None:
+        self.sent = 0
+        self.ids: list[str] = []
+
+
+async def _replace(turn: TurnContext, activity_id: str, summary: str) -> None:
+    """Replace a question's card with the record of its answer (no buttons left)."""
+    update = Activity().deserialize(card_message(answered_card(summary)))
+    update.id = activity_id
+    await turn.update_activity(update)
 
 
 def _is_team(row: ChannelAddress) -> bool:

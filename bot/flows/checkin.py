@@ -220,10 +220,7 @@ def step(state: FlowState, flow_input: FlowInput, w: Wording) -> Transition:
     if flow_input.step != state.step or not _valid(state.step, flow_input):
         return Transition(state, accepted=False)
     if isinstance(flow_input, Typed):
-        text = flow_input.text.strip()
-        if len(text) > MAX_TEXT:
-            return Transition(state, (Text(w("text.too_long", limit=MAX_TEXT)),), accepted=False)
-        return _typed(state, text, w)
+        return _typed(state, flow_input.text.strip()[:MAX_TEXT], w)
     return _picked(state, flow_input.value, w)
 
 

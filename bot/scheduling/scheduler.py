@@ -12,6 +12,7 @@ from functools import partial
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
+from bot.inbox import purge_handled_events
 from bot.runtime import Runtime
 from bot.scheduling.checkins import expire_checkins, queue_due_checkins, send_reminders
 from bot.scheduling.digests import queue_due_digests
@@ -24,11 +25,12 @@ CHECKIN_TICKS: dict[str, Tick] = {
     "checkins": queue_due_checkins,
     "reminders": send_reminders,
     "expiry": expire_checkins,
+    "inbox": purge_handled_events,
 }
 
 
 def ticks() -> dict[str, Tick]:
-    """Every minute job: check-ins, reminders, expiry and the weekly digests."""
+    """Every minute job: check-ins, reminders, expiry, inbox upkeep and the weekly digests."""
     return {**CHECKIN_TICKS, "digests": partial(queue_due_digests, done=set())}
 
 

@@ -9,13 +9,14 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from adapters.server import build_app
-from adapters.teams.mount import mount_teams
+from adapters.teams import TeamsPlugin
+from adapters.teams.settings import TeamsSettings
 from bot.checkin_runner import open_checkin
 from bot.config import Settings
 from bot.delivery_loop import DeliveryLoop
 from bot.outgoing import queue_checkin
-from bot.runtime import Runtime, build_runtime
+from bot.runtime import Runtime
+from lastmile.server import build_app, runtime_for
 from storage.models import Answer, ConversationAddress, Person
 from tests.conftest import IN_CI
 from tests.e2e import playground_driver as pg
@@ -55,25 +56,31 @@ async def runtime(tmp_path: Path) -> AsyncIterator[Runtime]:
     settings = Settings(
         database_url=f"sqlite:///{tmp_path / 'lastmile.db'}",
         lastmile_config=config,
-        microsoft_app_id=None,
-        slack_bot_token=None,
-        slack_signing_secret=None,
-        slack_app_token=None,
         _env_file=None,  # type: ignore[call-arg]
     )
-    built = await build_runtime(settings)
+    built = await runtime_for(settings)
     yield built
     await built.close()
 
 
 @pytest.fixture
 async def bot_endpoint(runtime: Runtime) -> AsyncIterator[str]:
-    """lastmile's web app with Teams mounted and no app id, on a real loopback port."""
-    runner = web.AppRunner(build_app(runtime, mounts=[mount_teams]), access_log=None)
+    """lastmile's web app with Teams mounted and no app id, on a real loopback port, with
+    the inbox worker and the delivery loop running (the scheduler is left out: the test
+    asks by hand)."""
+    registration = TeamsSettings(_env_file=None)  # type: ignore[call-arg]
+    app = build_app(runtime, {"teams": TeamsPlugin(registration)})
+    delivery = DeliveryLoop(runtime, interval=0.2)
+    runtime.inbox.worker.on_replies = delivery.wake
+    runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     port = pg.free_port()
     await web.TCPSite(runner, "127.0.0.1", port).start()
+    runtime.inbox.worker.start()
+    delivery.start()
     yield f"http://127.0.0.1:{port}/api/messages"
+    await delivery.stop()
+    await runtime.inbox.worker.stop()
     await runner.cleanup()
 
 
@@ -107,9 +114,8 @@ async def test_install_checkins_and_answers_through_the_playground(
         assert await buttons.count() == 0
 
         # A scheduled check-in goes out through the outbox, proactively, to the same chat.
-        await queue_a_checkin(runtime, alex)
         before = await pg.bot_message_count(page)
-        assert await DeliveryLoop(runtime).deliver_due() == 1
+        await queue_a_checkin(runtime, alex)
         await pg.wait_for_bot_text(page, "Did RoutePilot help you", after=before)
         await pg.click_card_button(page, "Partly")
         await pg.wait_for_bot_text(page, "You said: RoutePilot partly helped.")

@@ -1,4 +1,4 @@
-"""The `lastmile` command: serve, chat, db, config, checkin."""
+"""The `lastmile` command: serve, chat, db, config, checkin, digest, apikey, platforms' own."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from bot.config import ConfigError, Settings
-from bot.wording import WordingError
+from bot.wording import WordingError, require
+from lastmile.platforms import PLATFORMS, facts
 from storage.migrate import SchemaOutOfDate
 
 logger = logging.getLogger("lastmile")
@@ -31,17 +32,15 @@ def _settings(args: argparse.Namespace) -> Settings:
 async def _serve(args: argparse.Namespace, settings: Settings) -> int:
     from aiohttp import web
 
-    from adapters.server import PLATFORMS_KEY, build_app
-    from bot.runtime import build_runtime
+    from lastmile.server import build_app, runtime_for
 
-    runtime = await build_runtime(settings)
+    runtime = await runtime_for(settings)
     app = build_app(runtime, run_jobs=True)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port)
     await site.start()
-    names: list[str] = app[PLATFORMS_KEY]
-    platforms = ", ".join(names) or "none configured"
+    platforms = ", ".join(sorted(runtime.platforms)) or "none configured"
     logger.info(
         "lastmile is listening on http://%s:%d (platforms: %s; database: %s)",
         settings.host,
@@ -64,9 +63,11 @@ async def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
 async def _chat(args: argparse.Namespace, settings: Settings) -> int:
     from adapters.local.chat import run_chat
-    from bot.runtime import build_runtime
+    from lastmile.platforms import PLATFORMS
+    from lastmile.server import connect, runtime_for
 
-    runtime = await build_runtime(settings)
+    runtime = await runtime_for(settings)
+    connect(runtime, None, {"local": PLATFORMS["local"]})
     try:
         await run_chat(runtime, args.as_person, sys.stdin, sys.stdout)
     finally:
@@ -95,8 +96,9 @@ async def _db_current(args: argparse.Namespace, settings: Settings) -> int:
 
 async def _config_check(args: argparse.Namespace, settings: Settings) -> int:
     from bot.runtime import load_checked
+    from lastmile.platforms import facts
 
-    path, config, _wording = load_checked(settings)
+    path, config, _wording = load_checked(settings, facts())
     people = sum(len(cohort.members) for cohort in config.cohorts.values())
     print(
         f"{path} is fine: {len(config.programmes)} programme(s), "
@@ -109,10 +111,10 @@ async def _checkin_send(args: argparse.Namespace, settings: Settings) -> int:
     from bot.checkin_runner import open_checkin
     from bot.outgoing import queue_checkin
     from bot.participation import can_be_asked
-    from bot.runtime import build_runtime
+    from lastmile.server import runtime_for
     from storage.people import people_in_cohort
 
-    runtime = await build_runtime(settings)
+    runtime = await runtime_for(settings)
     try:
         if args.cohort not in runtime.config.cohorts:
             known = ", ".join(sorted(runtime.config.cohorts)) or "none"
@@ -142,9 +144,9 @@ async def _checkin_send(args: argparse.Namespace, settings: Settings) -> int:
 
 async def _digest(args: argparse.Namespace, settings: Settings) -> int:
     from bot.digest.cli import run_digest
-    from bot.runtime import build_runtime
+    from lastmile.server import runtime_for
 
-    runtime = await build_runtime(settings)
+    runtime = await runtime_for(settings)
     try:
         return await run_digest(runtime, args, sys.stdout)
     finally:
@@ -154,8 +156,9 @@ async def _digest(args: argparse.Namespace, settings: Settings) -> int:
 async def _apikey_new(args: argparse.Namespace, settings: Settings) -> int:
     from adapters.usage.keys import key_sha256, new_key
     from bot.runtime import load_checked
+    from lastmile.platforms import facts
 
-    _path, config, _wording = load_checked(settings)
+    _path, config, _wording = load_checked(settings, facts())
     if args.programme not in config.programmes:
         known = ", ".join(sorted(config.programmes)) or "none"
         print(f"there is no programme {args.programme!r} (known: {known})", file=sys.stderr)
@@ -165,12 +168,6 @@ async def _apikey_new(args: argparse.Namespace, settings: Settings) -> int:
     print(f"Put its hash in the config file, under [programmes.{args.programme}]:")
     print(f'  api_key_sha256 = "{key_sha256(key)}"')
     return 0
-
-
-async def _teams_package(args: argparse.Namespace, settings: Settings) -> int:
-    from adapters.teams.package import package_command
-
-    return await package_command(args, settings)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -240,20 +237,8 @@ def build_parser() -> argparse.ArgumentParser:
     digest.add_argument("--out", help="write to this file instead of standard output")
     digest.set_defaults(handler=_digest)
 
-    teams = commands.add_parser("teams", help="Microsoft Teams").add_subparsers(
-        dest="teams_command", required=True, metavar="ACTION"
-    )
-    package = teams.add_parser("package", help="build the Teams app package (manifest, icons) zip")
-    package.add_argument("--out", default="lastmile-teams.zip", help="zip file to write")
-    package.add_argument("--app-id", help="the bot's Microsoft app id (default: MICROSOFT_APP_ID)")
-    package.add_argument("--app-version", help="app version Teams shows (raise it for updates)")
-    package.add_argument("--developer", default="lastmile", help="publisher name Teams shows")
-    package.add_argument(
-        "--website-url", default="https://www.example.com/lastmile", help="publisher website"
-    )
-    package.add_argument("--privacy-url", help="privacy statement (default: WEBSITE/privacy)")
-    package.add_argument("--terms-url", help="terms of use (default: WEBSITE/terms)")
-    package.set_defaults(handler=_teams_package)
+    for plugin in PLATFORMS.values():
+        plugin.add_commands(commands)
     return parser
 
 
@@ -272,12 +257,9 @@ def main(argv: list[str] | None = None) -> int:
         stream=sys.stderr,
     )
     handler: Handler = args.handler
+    # Every platform's wording keys join the start-up check of the prompts file.
+    require(*facts().wording_keys)
     try:
-        if args.command in ("serve", "config"):
-            # The adapters' wording keys join the start-up check of the prompts file.
-            from adapters.wording import register_wording
-
-            register_wording()
         return asyncio.run(handler(args, _settings(args)))
     except (ConfigError, WordingError, SchemaOutOfDate) as error:
         print(f"lastmile: {error}", file=sys.stderr)

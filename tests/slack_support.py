@@ -1,4 +1,4 @@
-"""The Slack test harness (lastmile's own aiohttp app against FakeSlackApi), and mount tests."""
+"""The Slack test harness: lastmile's own aiohttp app with Slack mounted, against FakeSlackApi."""
 
 from __future__ import annotations
 
@@ -6,29 +6,27 @@ import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import timedelta
 from itertools import count
 from pathlib import Path
 from typing import Any, Literal
 
-import pytest
-import yaml
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import func
 from sqlmodel import SQLModel, select
 
-from adapters.server import PLATFORMS_KEY, build_app
+from adapters.slack import SLACK_ADAPTER_KEY, SlackPlugin
 from adapters.slack.app import SlackAdapter
-from adapters.slack.mount import SLACK_ADAPTER_KEY
+from adapters.slack.delivery import SlackSender
+from adapters.slack.settings import SlackSettings
 from bot.checkin_runner import open_checkin
 from bot.config import Settings
-from bot.delivery import Outbound, Recipient, RetryLater, Undeliverable
 from bot.outgoing import queue_checkin
-from bot.replies import reply_from_dict
-from bot.runtime import Runtime, build_runtime
-from storage.outbox import claim_due, mark_failed, mark_retry, record_delivery
-from storage.people import find_person, get_address, get_person
+from bot.platform import PlatformPlugin
+from bot.runtime import Runtime
+from lastmile.server import build_app, runtime_for
+from storage.models import OutboxMessage
+from storage.people import find_person
 from tests.conftest import FakeClock
 from tests.fakes.slack_api import FakeSlackApi, RecordedCall
 from tests.fakes.slack_signing import (
@@ -44,6 +42,7 @@ from tests.fakes.slack_signing import (
     signed_headers,
     slash_command_payload,
 )
+from tests.support import delivery_loop, settle
 
 SIGNING_SECRET = "lastmile-signing-secret-for-tests"
 CONFIG = FIXTURES / "lastmile.toml"
@@ -113,18 +112,29 @@ class SocketTransport:
 Transport = HttpTransport | SocketTransport
 
 
-def slack_settings(database_url: str, fake: FakeSlackApi, *, http: bool, socket: bool) -> Settings:
-    """Settings with Slack pointed at the fake: HTTP, Socket Mode or both."""
-    return Settings(
-        database_url=database_url,
-        lastmile_config=CONFIG,
-        slack_bot_token=fake.bot_token,
-        slack_signing_secret=SIGNING_SECRET if http else None,
-        slack_app_token=fake.app_token if socket else None,
-        slack_api_url=fake.url,
-        microsoft_app_id=None,
+def slack_settings(fake: FakeSlackApi, *, http: bool, socket: bool) -> SlackSettings:
+    """Slack pointed at the fake: HTTP, Socket Mode or both."""
+    return SlackSettings(
+        bot_token=fake.bot_token,
+        signing_secret=SIGNING_SECRET if http else None,
+        app_token=fake.app_token if socket else None,
+        api_url=fake.url,
         _env_file=None,  # type: ignore[call-arg]
     )
+
+
+def lastmile_settings(database_url: str, config: Path = CONFIG) -> Settings:
+    """lastmile's own settings for the Slack test config on the test database."""
+    return Settings(
+        database_url=database_url,
+        lastmile_config=config,
+        _env_file=None,  # type: ignore[call-arg]
+    )
+
+
+def slack_only(settings: SlackSettings) -> dict[str, PlatformPlugin]:
+    """The platform table with only Slack in it, pointed at the fake."""
+    return {"slack": SlackPlugin(settings)}
 
 
 def buttons(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -173,11 +183,20 @@ class Harness:
     def adapter(self) -> SlackAdapter:
         return self.app[SLACK_ADAPTER_KEY]
 
+    @property
+    def sender(self) -> SlackSender:
+        """The Slack sender lastmile connected."""
+        return self.adapter.sender
+
     async def send(self, kind: Kind, payload: Any, *, retry: int = 0) -> Delivered:
         """Deliver a payload the way the transport does, then wait for its handling."""
         delivered = await self.transport.send(kind, payload, retry=retry)
-        await self.adapter.settle()
+        await self.settle()
         return delivered
+
+    async def settle(self) -> None:
+        """Handle every stored payload and send every reply, as the background jobs do."""
+        await settle(self.runtime)
 
     # -- payloads -----------------------------------------------------------------------
 
@@ -306,61 +325,31 @@ class Harness:
             return checkin.id
 
     async def deliver_outbox(self) -> list[str]:
-        """The outbox delivery loop, reduced: claim due rows, send with the Slack sender.
+        """One pass of the real delivery loop over the due Slack messages.
 
         Returns:
-            What happened to each row: "delivered", "retry" or "failed".
+            What happened to each claimed row, oldest first: "delivered", "retry" or
+            "failed".
         """
-        sender = self.runtime.senders["slack"]
-        now = self.runtime.clock()
-        outcomes: list[str] = []
-        # Claimed in one transaction and sent outside it, as the delivery loop does: the
-        # sender writes too (where it posted each question).
-        claimed: list[tuple[int, int | None, Outbound]] = []
         async with self.runtime.db.session() as session:
-            rows = await claim_due(session, now, platforms=("slack",), lease=timedelta(minutes=5))
-            for row in rows:
-                assert row.id is not None
-                recipient = None
-                if row.person_id is not None:
-                    person = await get_person(session, row.person_id)
-                    assert person is not None and person.id is not None
-                    address = await get_address(session, person.id)
-                    recipient = Recipient(
-                        person_id=person.id,
-                        platform="slack",
-                        user_id=person.platform_user_id,
-                        workspace_id=person.workspace_id,
-                        address=address.data if address else {},
+            due = (
+                await session.exec(
+                    select(OutboxMessage.id, OutboxMessage.attempts).where(
+                        OutboxMessage.status == "pending",
+                        OutboxMessage.not_before <= self.runtime.clock(),
                     )
-                outbound = Outbound(
-                    message_id=row.id,
-                    purpose=row.purpose,
-                    replies=tuple(reply_from_dict(item) for item in row.payload["replies"]),
-                    recipient=recipient,
-                    destination=row.destination,
-                    checkin_id=row.checkin_id,
                 )
-                claimed.append((row.id, row.checkin_id, outbound))
-        for row_id, checkin_id, outbound in claimed:
-            try:
-                ref = await sender.deliver(outbound)
-            except RetryLater as later:
-                wait = timedelta(seconds=later.after or 60)
-                async with self.runtime.db.session() as session:
-                    await mark_retry(session, row_id, now + wait, str(later))
-                outcomes.append("retry")
-                continue
-            except Undeliverable as undeliverable:
-                async with self.runtime.db.session() as session:
-                    await mark_failed(session, row_id, str(undeliverable))
-                outcomes.append("failed")
-                continue
-            async with self.runtime.db.session() as session:
-                await record_delivery(
-                    session, row_id, now, sent_checkin_id=checkin_id, message_ref=ref
-                )
-            outcomes.append("delivered")
+            ).all()
+        await delivery_loop(self.runtime).deliver_due()
+        outcomes: list[str] = []
+        async with self.runtime.db.session() as session:
+            for row_id, attempts in sorted(due):
+                row = await session.get(OutboxMessage, row_id)
+                assert row is not None
+                if row.status == "pending":
+                    outcomes.append("retry" if row.attempts > attempts else "held")
+                else:
+                    outcomes.append(row.status)
         return outcomes
 
     async def checkin_message(self, user: str = DANA) -> RecordedCall:
@@ -411,10 +400,10 @@ async def running(
     async with FakeSlackApi() as fake:
         setup_users(fake)
         socket = transport == "socket"
-        settings = slack_settings(database_url, fake, http=not socket, socket=socket)
-        runtime = await build_runtime(settings, clock=clock)
+        plugins = slack_only(slack_settings(fake, http=not socket, socket=socket))
+        runtime = await runtime_for(lastmile_settings(database_url), clock=clock, plugins=plugins)
         try:
-            app = build_app(runtime)
+            app = build_app(runtime, plugins)
             async with TestClient(TestServer(app)) as client:
                 chosen: Transport = SocketTransport(fake) if socket else HttpTransport(client)
                 if socket:
@@ -430,94 +419,11 @@ async def another_process(first: Harness) -> AsyncIterator[Harness]:
     replica, knowing nothing the first one keeps in memory."""
     database_url = first.runtime.settings.database_url
     assert database_url is not None
-    settings = slack_settings(database_url, first.fake, http=True, socket=False)
-    runtime = await build_runtime(settings, clock=first.clock)
+    plugins = slack_only(slack_settings(first.fake, http=True, socket=False))
+    runtime = await runtime_for(lastmile_settings(database_url), clock=first.clock, plugins=plugins)
     try:
-        app = build_app(runtime)
+        app = build_app(runtime, plugins)
         async with TestClient(TestServer(app)) as client:
             yield Harness(first.fake, runtime, first.clock, app, HttpTransport(client))
     finally:
         await runtime.close()
-
-
-# -- tests of the mount itself ------------------------------------------------------------
-
-
-async def test_slack_is_not_mounted_without_its_tokens(runtime: Runtime) -> None:
-    async with TestClient(TestServer(build_app(runtime))) as client:
-        health = await (await client.get("/healthz")).json()
-        events = await client.post("/slack/events", data="{}")
-
-    assert "slack" not in health["platforms"]
-    assert events.status in (404, 405)
-    assert "slack" not in runtime.senders
-
-
-async def test_bot_token_alone_mounts_nothing(
-    database_url: str, clock: FakeClock, caplog: pytest.LogCaptureFixture
-) -> None:
-    async with FakeSlackApi() as fake:
-        settings = slack_settings(database_url, fake, http=False, socket=False)
-        runtime = await build_runtime(settings, clock=clock)
-        try:
-            app = build_app(runtime)
-        finally:
-            await runtime.close()
-
-    assert "slack" not in app[PLATFORMS_KEY]
-    assert "neither SLACK_SIGNING_SECRET" in caplog.text
-
-
-async def test_http_mount_answers_url_verification(database_url: str, clock: FakeClock) -> None:
-    async with running(database_url, clock, "http") as harness:
-        assert isinstance(harness.transport, HttpTransport)
-        challenge = load_fixture("url_verification.json")
-        body = json.dumps(challenge)
-        answer = await harness.transport.post(body, signed_headers(SIGNING_SECRET, body))
-        health = await (await harness.transport.client.get("/healthz")).json()
-
-    assert answer.status == 200
-    assert json.loads(answer.body) == {"challenge": challenge["challenge"]}
-    assert "slack" in health["platforms"]
-    assert harness.runtime.senders["slack"] is harness.adapter.sender
-
-
-async def test_socket_mode_connects_with_the_app_token_and_closes(
-    database_url: str, clock: FakeClock
-) -> None:
-    async with running(database_url, clock, "socket") as harness:
-        opened = harness.fake.last_call("apps.connections.open")
-        assert harness.fake.socket_mode.open_connections == 1
-        http = harness.app.router.resources()
-        paths = {getattr(resource, "canonical", "") for resource in http}
-
-    assert opened.token == harness.fake.app_token
-    assert "/slack/events" not in paths  # no signing secret: Socket Mode only
-    assert harness.adapter.socket_mode is None  # closed on cleanup
-
-
-def test_manifest_creates_the_app_in_one_step() -> None:
-    manifest = yaml.safe_load(MANIFEST.read_text(encoding="utf-8"))
-
-    scopes = set(manifest["oauth_config"]["scopes"]["bot"])
-    settings = manifest["settings"]
-    assert {
-        "chat:write",
-        "im:write",
-        "im:history",
-        "users:read",
-        "users:read.email",
-        "files:write",
-        "commands",
-    } <= scopes
-    assert set(settings["event_subscriptions"]["bot_events"]) == {"message.im", "app_home_opened"}
-    assert settings["interactivity"]["is_enabled"] is True
-    assert settings["socket_mode_enabled"] is False
-    urls = {
-        settings["event_subscriptions"]["request_url"],
-        settings["interactivity"]["request_url"],
-        manifest["features"]["slash_commands"][0]["url"],
-    }
-    assert len(urls) == 1 and next(iter(urls)).endswith("/slack/events")
-    assert manifest["features"]["slash_commands"][0]["command"] == "/lastmile"
-    assert manifest["features"]["app_home"]["home_tab_enabled"] is True

@@ -1,0 +1,428 @@
+"""The inbox: every inbound payload is stored before its platform hears "got it", then handled.
+
+`InboxWriter` is the edge's side: an adapter hands it the payload and answers its
+platform only once the row is committed (a 5xx when it cannot be). `InboxWorker`
+handles stored rows: a person's in the order they arrived, different people at once,
+under short leases kept alive while it works, so a restarted process or another
+replica finishes what a dead one started. Handling an event, queueing its replies in
+the outbox and marking it done are one transaction: an event counts once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from bot.engine import Clock, Handled
+from bot.leases import LEASE, LeaseKeeper
+from bot.outgoing import payload_of
+from bot.passes import Passes
+from bot.platform import Connection, Inbound
+from storage.db import Database
+from storage.inbox import (
+    NewEvent,
+    claim_heads,
+    finish,
+    outcome,
+    purge_handled,
+    record_failure,
+    renew_leases,
+    store_events,
+)
+from storage.models import InboxEvent
+from storage.outbox import enqueue, release_replies
+
+if TYPE_CHECKING:
+    from bot.runtime import Runtime
+
+logger = logging.getLogger(__name__)
+
+STORE_TIMEOUT = 2.5
+"""Seconds an adapter waits for its row to commit: Slack wants its answer within 3."""
+HOLD_FOLLOW_UPS = timedelta(seconds=10)
+"""Replies to an event whose platform waits for an immediate answer go out after that
+answer; this long at most if the process answering it dies."""
+MAX_ATTEMPTS = 5
+"""Handling that raised this often is given up (logged), so one bad payload cannot
+hold a person's later events back for ever."""
+ANSWER_POLL_SECONDS = 0.2
+HANDLED_KEPT = timedelta(days=3)
+"""How long a handled event's id is kept: platforms redeliver within minutes (Slack
+retries three times within an hour)."""
+
+
+def process_name() -> str:
+    """Who holds a lease: host, process and a random part (several workers per process)."""
+    return f"{socket.gethostname()[:30]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class InboxUnavailable(Exception):
+    """The event could not be stored in time: the platform must hear 5xx and try again."""
+
+
+@dataclass(frozen=True)
+class Stored:
+    """An inbound event's row: its id, and False when the platform had sent it before."""
+
+    id: int
+    new: bool
+
+
+class InboxWriter:
+    """Stores inbound events before they are acknowledged, many requests to a commit.
+
+    Requests arriving together share one short transaction (group commit): each waits
+    for the commit that holds its row, so an acknowledgement still means "stored",
+    and a burst of taps costs a few commits instead of one each.
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        *,
+        on_stored: Callable[[], None] = lambda: None,
+        timeout: float = STORE_TIMEOUT,
+        max_batch: int = 200,
+    ) -> None:
+        self.db = db
+        self.clock = clock
+        self.on_stored = on_stored
+        self.timeout = timeout
+        self.max_batch = max_batch
+        # SQLite has one writer: concurrent commits would only queue on its lock.
+        self._slots = asyncio.Semaphore(1 if db.is_sqlite else 4)
+        self._pending: list[tuple[NewEvent, asyncio.Future[Stored]]] = []
+        self._kick = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._writes: set[asyncio.Task[None]] = set()
+
+    async def store(self, event: NewEvent) -> Stored:
+        """Store one event; return once its row is committed.
+
+        Raises:
+            InboxUnavailable: the database refused it or did not answer in time.
+        """
+        loop = asyncio.get_running_loop()
+        if self._task is None or self._task.done():
+            self._task = loop.create_task(self._run(), name="lastmile-inbox-writer")
+        future: asyncio.Future[Stored] = loop.create_future()
+        self._pending.append((event, future))
+        self._kick.set()
+        try:
+            return await asyncio.wait_for(asyncio.shield(future), self.timeout)
+        except TimeoutError:
+            # The commit may still land: the platform's retry then finds the row.
+            future.add_done_callback(_consume)
+            raise InboxUnavailable("the database did not answer in time") from None
+
+    async def _run(self) -> None:
+        while True:
+            await self._kick.wait()
+            self._kick.clear()
+            while self._pending:
+                await self._slots.acquire()
+                batch = self._pending[: self.max_batch]
+                del self._pending[: self.max_batch]
+                task = asyncio.get_running_loop().create_task(self._write(batch))
+                self._writes.add(task)
+                task.add_done_callback(self._writes.discard)
+
+    async def _write(self, batch: list[tuple[NewEvent, asyncio.Future[Stored]]]) -> None:
+        try:
+            unique: dict[tuple[str, str], NewEvent] = {}
+            for event, _future in batch:
+                unique.setdefault((event.platform, event.event_id), event)
+            async with self.db.session() as session:
+                stored = await store_events(session, list(unique.values()), self.clock())
+        except Exception as error:
+            logger.warning(
+                "inbox: %d event(s) not stored, their platform is told to retry: %s",
+                len(batch),
+                type(error).__name__,
+            )
+            for _event, future in batch:
+                if not future.done():
+                    future.set_exception(InboxUnavailable(type(error).__name__))
+        else:
+            first: set[tuple[str, str]] = set()
+            for event, future in batch:
+                key = (event.platform, event.event_id)
+                row_id, new = stored[key]
+                if not future.done():
+                    future.set_result(Stored(row_id, new and key not in first))
+                first.add(key)
+            self.on_stored()
+        finally:
+            self._slots.release()
+
+    async def close(self) -> None:
+        """Finish the writes in flight and stop."""
+        if self._writes:
+            await asyncio.gather(*list(self._writes), return_exceptions=True)
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
+def _consume(future: asyncio.Future[Stored]) -> None:
+    if not future.cancelled():
+        future.exception()
+
+
+class LeaseLost(Exception):
+    """Another process took the event over while this one worked on it."""
+
+
+class InboxWorker(Passes):
+    """Handles stored inbound events for every platform connected in this process."""
+
+    name = "lastmile-inbox"
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        *,
+        on_replies: Callable[[], None] = lambda: None,
+        lease: timedelta = LEASE,
+        interval: float = 1.0,
+        batch: int = 100,
+        concurrency: int | None = None,
+    ) -> None:
+        super().__init__(interval)
+        self.runtime = runtime
+        self.on_replies = on_replies
+        self.batch = batch
+        self.owner = process_name()
+        self.leases = LeaseKeeper(self._renew, runtime.clock, lease)
+        # SQLite has one writer, so people are handled one after another there.
+        if concurrency is None:
+            concurrency = 1 if runtime.db.is_sqlite else 8
+        self._slots = asyncio.Semaphore(concurrency)
+        self._answers: dict[int, asyncio.Future[dict[str, Any]]] = {}
+
+    async def one_pass(self) -> int:
+        """Handle the next event of each person with one waiting."""
+        return await self.handle_due()
+
+    async def on_stop(self) -> None:
+        """Stop renewing leases."""
+        await self.leases.stop()
+
+    async def handle_due(self, person_key: str | None = None) -> int:
+        """Claim the next event of up to `batch` people and handle them.
+
+        Args:
+            person_key: only this person's next event (the terminal chat's own).
+
+        Returns:
+            How many events were claimed.
+        """
+        platforms = sorted(self.runtime.platforms)
+        if not platforms:
+            return 0
+        async with self.runtime.db.session() as session:
+            rows = await claim_heads(
+                session,
+                self.runtime.clock(),
+                owner=self.owner,
+                lease=self.leases.lease,
+                platforms=platforms,
+                limit=self.batch,
+                person_key=person_key,
+            )
+        if not rows:
+            return 0
+        self.leases.hold(row.id for row in rows if row.id is not None)
+        await asyncio.gather(*(self._handle_one(row) for row in rows))
+        return len(rows)
+
+    async def _handle_one(self, row: InboxEvent) -> None:
+        assert row.id is not None
+        async with self._slots:
+            try:
+                result = await self._handle(row)
+            except LeaseLost:
+                logger.info("inbox event taken over by another process", extra={"inbox_id": row.id})
+                return
+            except Exception as error:
+                await self._failed(row, error)
+                return
+            finally:
+                self.leases.release([row.id])
+        future = self._answers.pop(row.id, None)
+        if future is not None and not future.done():
+            future.set_result(result)
+
+    async def _handle(self, row: InboxEvent) -> dict[str, Any]:
+        assert row.id is not None
+        platform = self.runtime.platforms[row.platform]
+        inbound = platform.plugin.translate(row.payload)
+        if inbound is not None:
+            inbound = await platform.enrich(inbound)
+        now = self.runtime.clock()
+        async with self.runtime.db.session() as session:
+            handled = Handled([], None)
+            if inbound is not None:
+                handled = await self.runtime.engine.receive(session, inbound)
+            result, replies = _split(platform, inbound, handled)
+            queued = False
+            if inbound is not None and (replies or (inbound.event is None and inbound.context)):
+                queued = await enqueue(
+                    session,
+                    dedupe_key=f"reply:{row.id}",
+                    platform=row.platform,
+                    purpose="reply",
+                    payload={**payload_of(replies), "context": inbound.context},
+                    now=now,
+                    not_before=now + HOLD_FOLLOW_UPS if inbound.answer_now else now,
+                    person_id=handled.person_id,
+                    destination=inbound.conversation,
+                    inbox_id=row.id,
+                )
+            if not await finish(
+                session,
+                row.id,
+                self.owner,
+                now,
+                result=result,
+                forget_person=handled.person_id is None,
+            ):
+                raise LeaseLost
+        if queued and not (inbound is not None and inbound.answer_now):
+            self.on_replies()
+        return result
+
+    async def _failed(self, row: InboxEvent, error: Exception) -> None:
+        assert row.id is not None
+        attempts = row.attempts + 1
+        give_up = attempts >= MAX_ATTEMPTS
+        logger.error(
+            "inbox event %s (%s) failed on attempt %d%s: %s",
+            row.id,
+            row.platform,
+            attempts,
+            ", given up" if give_up else "",
+            type(error).__name__,
+            exc_info=error,
+            extra={"inbox_id": row.id},
+        )
+        now = self.runtime.clock()
+        retry_at = now + timedelta(seconds=min(2**attempts, 60))
+        try:
+            async with self.runtime.db.session() as session:
+                await record_failure(
+                    session,
+                    row.id,
+                    self.owner,
+                    str(error),
+                    give_up=give_up,
+                    now=now,
+                    retry_at=retry_at,
+                )
+        except Exception as database_error:
+            logger.warning("inbox: failure not recorded: %s", type(database_error).__name__)
+
+    async def _renew(self, ids: list[int], until: datetime) -> None:
+        async with self.runtime.db.session() as session:
+            await renew_leases(session, ids, self.owner, until)
+
+    async def answer_for(
+        self, inbox_id: int, person_key: str, within: float
+    ) -> dict[str, Any] | None:
+        """Handle an event now, in the request that waits for it, and return its answer.
+
+        The person's earlier events go first (their order holds); when another process
+        holds the event, its outcome is read from the database once it is done.
+
+        Returns:
+            What the platform's immediate answer carries, or None when the event was not
+            handled `within` seconds.
+        """
+        loop = asyncio.get_running_loop()
+        future = self._answers.setdefault(inbox_id, loop.create_future())
+        deadline = loop.time() + within
+        try:
+            while True:
+                claimed = await self.handle_due(person_key=person_key)
+                async with self.runtime.db.session() as session:
+                    found = await outcome(session, inbox_id)
+                if found is not None and found[0] != "pending":
+                    return found[1]
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    return None
+                if not claimed:
+                    with contextlib.suppress(TimeoutError):
+                        return await asyncio.wait_for(
+                            asyncio.shield(future), min(ANSWER_POLL_SECONDS, remaining)
+                        )
+        finally:
+            if self._answers.get(inbox_id) is future:
+                del self._answers[inbox_id]
+
+    async def release_replies(self, inbox_id: int) -> None:
+        """The platform has its immediate answer: let the event's replies go now."""
+        async with self.runtime.db.session() as session:
+            await release_replies(session, inbox_id, self.runtime.clock())
+        self.on_replies()
+
+
+def _split(
+    platform: Connection, inbound: Inbound | None, handled: Handled
+) -> tuple[dict[str, Any], list[Any]]:
+    if inbound is None or not inbound.answer_now:
+        return {}, handled.replies
+    return platform.plugin.answer_now(inbound, handled.replies)
+
+
+class Inbox:
+    """The inbox as adapters use it: store an event, wait for its answer, release replies."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.worker = InboxWorker(runtime)
+        self.writer = InboxWriter(runtime.db, runtime.clock, on_stored=self.worker.wake)
+
+    async def store(self, event: NewEvent) -> Stored:
+        """Store one inbound event before its platform is answered.
+
+        Raises:
+            InboxUnavailable: answer the platform with a 5xx so it tries again.
+        """
+        return await self.writer.store(event)
+
+    async def answer_for(
+        self, stored: Stored, event: NewEvent, within: float
+    ) -> dict[str, Any] | None:
+        """Handle the event now and return the body of the platform's immediate answer."""
+        return await self.worker.answer_for(stored.id, event.person_key, within)
+
+    async def release_replies(self, inbox_id: int) -> None:
+        """The platform has its immediate answer: the event's replies may go now."""
+        await self.worker.release_replies(inbox_id)
+
+    async def close(self) -> None:
+        """Stop handling and finish the writes in flight."""
+        await self.worker.stop()
+        await self.writer.close()
+
+
+async def purge_handled_events(runtime: Runtime, now: datetime) -> int:
+    """Drop the records of events handled more than `HANDLED_KEPT` ago (a scheduler tick).
+
+    Returns:
+        0: nothing is queued for sending.
+    """
+    async with runtime.db.session() as session:
+        await purge_handled(session, now - HANDLED_KEPT)
+    return 0

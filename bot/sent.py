@@ -1,0 +1,41 @@
+"""Where each question was shown: one record of sent copies that every platform's sender keeps."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.engine import Clock
+from storage.db import Database
+from storage.messages import copies_of, forget_copies, remember_copy
+
+
+class SentCopies:
+    """The messages one platform sent showing each question token.
+
+    Kept in the database, so an answer handled after a restart or on another replica
+    still finds every copy of its question (the question and its reminder) and
+    replaces their buttons. `ref` is the platform's own reference to a message.
+    """
+
+    def __init__(self, db: Database, clock: Clock, platform: str) -> None:
+        self.db = db
+        self.clock = clock
+        self.platform = platform
+
+    async def remember(self, token: str, ref: dict[str, Any], person_id: int | None) -> None:
+        """Keep that the message `ref` shows the question `token` (for `person_id`)."""
+        async with self.db.session() as session:
+            await remember_copy(session, token, self.platform, person_id, ref, self.clock())
+
+    async def find(self, token: str) -> list[dict[str, Any]]:
+        """The messages showing `token`, oldest first."""
+        async with self.db.session() as session:
+            return [dict(row.ref) for row in await copies_of(session, token, self.platform)]
+
+    async def take(self, token: str) -> list[dict[str, Any]]:
+        """The messages showing `token`, forgetting them (the question is answered)."""
+        async with self.db.session() as session:
+            found = [dict(row.ref) for row in await copies_of(session, token, self.platform)]
+            if found:
+                await forget_copies(session, token, self.platform)
+        return found

@@ -1,0 +1,21 @@
+"""The platforms lastmile speaks: one plugin each, one line each. A new platform is a folder
+under `adapters/` exporting a `plugin`, and a line here."""
+
+from __future__ import annotations
+
+from adapters import local, slack, teams
+from bot.platform import PlatformPlugin
+from bot.runtime import PlatformFacts
+
+PLATFORMS: dict[str, PlatformPlugin] = {
+    "slack": slack.plugin,
+    "teams": teams.plugin,
+    "local": local.plugin,
+}
+
+
+def facts(plugins: dict[str, PlatformPlugin] | None = None) -> PlatformFacts:
+    """What start-up checks need of the platforms: names for the config, wording keys."""
+    table = PLATFORMS if plugins is None else plugins
+    keys = tuple(key for plugin in table.values() for key in plugin.wording_keys)
+    return PlatformFacts(names=tuple(table), wording_keys=keys)

@@ -1,0 +1,184 @@
+"""The inbox: stored once, handled once, each person's events in order, a dead claim taken over."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from adapters.local.inbound import tapped, typed
+from bot.events import Actor, Address, ChoiceMade, MessageReceived
+from bot.inbox import MAX_ATTEMPTS, InboxWorker
+from bot.platform import Inbound
+from bot.replies import Choices
+from bot.runtime import Runtime
+from lastmile.platforms import PLATFORMS
+from storage.inbox import NewEvent, claim_heads
+from storage.models import Answer, CheckIn, InboxEvent, Note, OutboxMessage, Workaround
+from tests.conftest import FakeClock
+from tests.helpers import rows
+
+pytestmark = pytest.mark.sql
+
+ANA = Actor(platform="local", user_id="ana")
+WHERE = Address(platform="local", data={"user": "ana"})
+
+
+def note(text: str, event_id: str, user: str = "ana") -> NewEvent:
+    return NewEvent("local", event_id, f"local:{user}", typed(user, event_id, text))
+
+
+def tap(token: str, value: str, event_id: str) -> NewEvent:
+    return NewEvent("local", event_id, "local:ana", tapped("ana", event_id, token, value))
+
+
+async def handle_all(worker: InboxWorker) -> None:
+    while await worker.handle_due():
+        pass
+
+
+async def _open_checkin(runtime: Runtime) -> str:
+    replies = await runtime.engine.handle(MessageReceived(ANA, WHERE, "checkin", "ev-open"))
+    (question,) = [reply for reply in replies if isinstance(reply, Choices)]
+    return question.token
+
+
+async def test_a_redelivered_event_is_stored_and_counted_once(runtime: Runtime) -> None:
+    token = await _open_checkin(runtime)
+    first = await runtime.inbox.store(tap(token, "partly", "ev-tap-1"))
+    again = await runtime.inbox.store(tap(token, "partly", "ev-tap-1"))
+    await handle_all(runtime.inbox.worker)
+    late = await runtime.inbox.store(tap(token, "partly", "ev-tap-1"))
+
+    assert first.new and not again.new and not late.new
+    assert first.id == again.id == late.id
+    assert [a.outcome for a in await rows(runtime, Answer)] == ["partly"]
+    assert len(await rows(runtime, InboxEvent)) == 1
+
+
+async def test_concurrent_redeliveries_store_one_row_and_one_note(runtime: Runtime) -> None:
+    stored = await asyncio.gather(
+        *(runtime.inbox.store(note("The scanner froze again", "slack-Ev1")) for _ in range(4))
+    )
+    await handle_all(runtime.inbox.worker)
+
+    assert sum(s.new for s in stored) == 1 and len({s.id for s in stored}) == 1
+    assert len(await rows(runtime, Note)) == 1
+
+
+async def test_one_persons_events_keep_their_order_across_two_workers(runtime: Runtime) -> None:
+    texts = [f"note {n}" for n in range(12)]
+    for n, text in enumerate(texts):
+        await runtime.inbox.store(note(text, f"order-{n}"))
+        await runtime.inbox.store(note(f"ben {n}", f"ben-{n}", user="ben"))
+    replica = InboxWorker(runtime)
+
+    await asyncio.gather(handle_all(runtime.inbox.worker), handle_all(replica))
+
+    notes = sorted(await rows(runtime, Note), key=lambda row: row.id or 0)
+    ana = [row.text for row in notes if row.text.startswith("note")]
+    assert ana == texts
+    assert len(notes) == 24
+
+
+async def test_a_dead_workers_claim_is_taken_over_after_its_lease(
+    runtime: Runtime, clock: FakeClock
+) -> None:
+    await runtime.inbox.store(note("Handover took ages", "ev-dead"))
+    dead = InboxWorker(runtime)
+    async with runtime.db.session() as session:
+        claimed = await claim_heads(
+            session, clock.now, owner=dead.owner, lease=dead.leases.lease, platforms=["local"]
+        )
+    assert len(claimed) == 1
+    assert await runtime.inbox.worker.handle_due() == 0  # still leased
+
+    clock.advance(seconds=31)
+    assert await runtime.inbox.worker.handle_due() == 1
+
+    [stored] = await rows(runtime, Note)
+    assert stored.text == "Handover took ages"
+
+
+async def test_a_worker_that_lost_its_lease_changes_nothing(
+    runtime: Runtime, clock: FakeClock
+) -> None:
+    await runtime.inbox.store(note("Counted once", "ev-lost"))
+    slow = InboxWorker(runtime)
+    async with runtime.db.session() as session:
+        [row] = await claim_heads(
+            session, clock.now, owner=slow.owner, lease=slow.leases.lease, platforms=["local"]
+        )
+    clock.advance(seconds=31)
+    assert await runtime.inbox.worker.handle_due() == 1  # taken over and finished
+
+    await slow._handle_one(row)  # the slow one finishes late: its transaction rolls back
+
+    assert len(await rows(runtime, Note)) == 1
+    assert len(await rows(runtime, OutboxMessage)) == 1
+
+
+async def test_a_payload_that_always_fails_is_given_up_and_the_next_one_goes(
+    runtime: Runtime, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    class Broken:
+        """The local plugin, except that one payload cannot be read."""
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(PLATFORMS["local"], name)
+
+        def translate(self, payload: Mapping[str, Any]) -> Inbound | None:
+            if payload.get("text") == "poison":
+                raise ValueError("cannot read this")
+            return PLATFORMS["local"].translate(payload)
+
+    runtime.platforms["local"] = replace(runtime.platforms["local"], plugin=Broken())
+    await runtime.inbox.store(note("poison", "ev-poison"))
+    await runtime.inbox.store(note("after the poison", "ev-next"))
+
+    for _ in range(MAX_ATTEMPTS):
+        await runtime.inbox.worker.handle_due()
+        clock.advance(minutes=2)
+    await handle_all(runtime.inbox.worker)
+
+    [poison] = await rows(runtime, InboxEvent, event_id="ev-poison")
+    assert (poison.status, poison.attempts, poison.payload) == ("failed", MAX_ATTEMPTS, {})
+    assert [n.text for n in await rows(runtime, Note)] == ["after the poison"]
+    assert "given up" in caplog.text
+
+
+async def test_second_tap_on_an_answered_choice_changes_nothing(runtime: Runtime) -> None:
+    token = await _open_checkin(runtime)
+    await runtime.engine.handle(ChoiceMade(ANA, WHERE, token, "no", event_id="tap-a"))
+    replies = await runtime.engine.handle(ChoiceMade(ANA, WHERE, token, "helped", event_id="tap-b"))
+    assert [getattr(r, "text", "") for r in replies] == [
+        "You already answered this one, thank you."
+    ]
+    assert [a.outcome for a in await rows(runtime, Answer)] == ["no"]
+
+
+async def test_tapping_an_old_step_after_moving_on_changes_nothing(runtime: Runtime) -> None:
+    token = await _open_checkin(runtime)
+    replies = await runtime.engine.handle(ChoiceMade(ANA, WHERE, token, "partly", "t1"))
+    (workaround_question,) = [r for r in replies if isinstance(r, Choices)]
+    await runtime.engine.handle(ChoiceMade(ANA, WHERE, workaround_question.token, "by_hand", "t2"))
+    await runtime.engine.handle(
+        ChoiceMade(ANA, WHERE, workaround_question.token, "colleague", "t3")
+    )
+    (workaround,) = await rows(runtime, Workaround)
+    assert workaround.kind == "by_hand"
+
+
+async def test_someone_else_cannot_answer_your_checkin(runtime: Runtime) -> None:
+    token = await _open_checkin(runtime)
+    ben = Actor(platform="local", user_id="ben")
+    replies = await runtime.engine.handle(
+        ChoiceMade(ben, Address("local", {"user": "ben"}), token, "helped", "intruder")
+    )
+    assert replies == []
+    assert await rows(runtime, Answer) == []
+    (checkin,) = await rows(runtime, CheckIn)
+    assert checkin.status == "sent"
