@@ -249,17 +249,16 @@ class InboxWorker(Passes):
 
     async def _handle_one(self, row: InboxEvent) -> None:
         assert row.id is not None
-        async with self._slots:
-            try:
-                result = await self._handle(row)
-            except LeaseLost:
-                logger.info("inbox event taken over by another process", extra={"inbox_id": row.id})
-                return
-            except Exception as error:
-                await self._failed(row, error)
-                return
-            finally:
-                self.leases.release([row.id])
+        try:
+            result = await self._handle(row)
+        except LeaseLost:
+            logger.info("inbox event taken over by another process", extra={"inbox_id": row.id})
+            return
+        except Exception as error:
+            await self._failed(row, error)
+            return
+        finally:
+            self.leases.release([row.id])
         future = self._answers.pop(row.id, None)
         if future is not None and not future.done():
             future.set_result(result)
@@ -269,9 +268,11 @@ class InboxWorker(Passes):
         platform = self.runtime.platforms[row.platform]
         inbound = platform.plugin.translate(row.payload)
         if inbound is not None:
+            # Profiles come from the platform's API: people are looked up side by side,
+            # only their transactions take turns.
             inbound = await platform.enrich(inbound)
-        now = self.runtime.clock()
-        async with self.runtime.db.session() as session:
+        async with self._slots, self.runtime.db.session() as session:
+            now = self.runtime.clock()
             handled = Handled([], None)
             if inbound is not None:
                 handled = await self.runtime.engine.receive(session, inbound)

@@ -23,6 +23,7 @@ from adapters.slack.delivery import SlackPoster, SlackSender, retry_handlers
 from adapters.slack.inbound import PLATFORM, translate
 from adapters.slack.people import SlackProfiles
 from adapters.slack.settings import SlackSettings
+from bot.events import Actor
 from bot.inbox import InboxUnavailable
 from bot.platform import Inbound
 from bot.runtime import Runtime
@@ -73,7 +74,7 @@ class SlackAdapter:
         # Socket Mode alone has no signing secret: its payloads arrive over its websocket.
         secret = settings.signing_secret
         self.verifier = SignatureVerifier(secret) if secret else None
-        self.profiles = SlackProfiles(self.client)
+        self.profiles = SlackProfiles(self.client, found=self._keep_profile)
         copies = SentCopies(runtime.db, runtime.clock, PLATFORM)
         self.poster = SlackPoster(self.client, runtime.wording, copies)
         self.sender = SlackSender(self.poster, checkin_ref=self._checkin_ref)
@@ -103,12 +104,23 @@ class SlackAdapter:
         return BoltResponse(status=500, body="lastmile failed on this payload")
 
     async def enrich(self, inbound: Inbound) -> Inbound:
-        """The person's name, e-mail and time zone from users.info (cached)."""
+        """The person's name, e-mail and time zone from users.info (cached).
+
+        Someone the config names by e-mail is looked up before the engine runs (the
+        e-mail decides who they are); anyone else's profile may follow in the background.
+        """
         event = inbound.event
         if event is None:
             return inbound
-        actor = await self.profiles.actor(event.actor.user_id, event.actor.workspace_id)
-        return replace(inbound, event=replace(event, actor=actor))
+        actor = event.actor
+        named = self.runtime.engine.directory.knows(actor.identity)
+        found = await self.profiles.actor(actor.user_id, actor.workspace_id, wait=not named)
+        return replace(inbound, event=replace(event, actor=found))
+
+    async def _keep_profile(self, actor: Actor) -> None:
+        """A profile fetched in the background: keep the person's time zone and e-mail."""
+        async with self.runtime.db.session() as session:
+            await self.runtime.engine.directory.person_for(session, actor, self.runtime.clock())
 
     async def _checkin_ref(self, checkin_id: int) -> dict[str, Any]:
         async with self.runtime.db.session() as session:
@@ -146,7 +158,8 @@ class SlackAdapter:
         logger.info("Slack Socket Mode connected")
 
     async def close(self, _app: web.Application | None = None) -> None:
-        """Disconnect Socket Mode."""
+        """Disconnect Socket Mode and stop background profile lookups."""
+        await self.profiles.close()
         if self.socket_mode is not None:
             await self.socket_mode.close_async()  # type: ignore[no-untyped-call]
             self.socket_mode = None

@@ -79,6 +79,8 @@ _PERSON_UNREACHABLE = frozenset(
         "invalid_user_combination",
     }
 )
+GONE = frozenset({"message_not_found", "cant_update_message", "edit_window_closed"})
+"""chat.update errors for a message that cannot be changed any more."""
 _CHANNEL_UNREACHABLE = frozenset(
     {"channel_not_found", "not_in_channel", "is_archived", "restricted_action"}
 )
@@ -336,6 +338,19 @@ class SlackPoster:
             item for item in render(answered, self.wording) if isinstance(item, SlackMessage)
         ]
         return [await self._send(where, record, person_id)]
+
+    async def _update(self, channel: str, ts: str, text: str, blocks: list[Block]) -> bool:
+        """Replace a message; False when it is gone (deleted, or too old to edit)."""
+        try:
+            await self.client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks)
+        except SlackApiError as error:
+            code = str(error.response.get("error") or "")
+            if code not in GONE:
+                raise
+            # The answer is stored; a message left with buttons says "already answered".
+            logger.info("message %s not updated: %s", ts, code)
+            return False
+        return True
 
     async def _respond(
         self,

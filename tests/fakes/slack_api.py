@@ -192,6 +192,8 @@ class FakeSlackApi:
         self.bot_id = bot_id
         self.strict_users = strict_users
         self.requests: list[RecordedCall] = []
+        self.latency: dict[str, float] = {}
+        """Seconds a Web API method takes to answer, by method (none unless set)."""
         self.users: dict[str, FakeUser] = {}
         self.messages: dict[tuple[str, str], dict[str, Any]] = {}
         self.views: dict[str, dict[str, Any]] = {}
@@ -361,6 +363,8 @@ class FakeSlackApi:
 
     async def _handle_api(self, request: web.Request) -> web.StreamResponse:
         method = request.match_info["method"]
+        if self.latency.get(method):
+            await asyncio.sleep(self.latency[method])
         params = await self._read_params(request)
         token = _bearer_token(request.headers, params)
         failure = self._take_failure(method)
