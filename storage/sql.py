@@ -111,7 +111,7 @@ def rows_source(
     )
     if postgres:
         records = (
-            func.jsonb_to_recordset(cast(literal(document), postgresql.JSONB))
+            func.json_to_recordset(cast(literal(document), postgresql.JSON))
             .table_valued(*(column(name, table.c[name].type) for name in columns))
             .render_derived(name="rows", with_types=True)
         )
