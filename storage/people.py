@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, update
+from sqlalchemy import delete, func, or_, tuple_, update
 from sqlalchemy import select as sql_select
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -102,8 +102,8 @@ async def roles_of_people(
 ) -> dict[int, set[tuple[str, str]]]:
     """The (role, scope) pairs of each of `person_ids` that holds any, in one query."""
     people = rows_source(session, Role, [{"person_id": pid} for pid in person_ids], ["person_id"])
-    statement = select(Role.person_id, Role.role, Role.scope).join(
-        people, people.c.person_id == col(Role.person_id)
+    statement = select(Role.person_id, Role.role, Role.scope).where(
+        col(Role.person_id).in_(select(people.c.person_id))
     )
     held: dict[int, set[tuple[str, str]]] = {}
     for person_id, role, scope in (await session.exec(statement)).all():
@@ -154,27 +154,21 @@ async def enrolments(
         ["platform", "platform_user_id"],
     )
     people = Person.__table__  # type: ignore[attr-defined]
-    statement = (
-        sql_select(
-            people.c.id,
-            people.c.platform,
-            people.c.platform_user_id,
-            people.c.email,
-            people.c.cohort_id,
-        )
-        .outerjoin(
-            named,
-            and_(
-                people.c.platform == named.c.platform,
-                people.c.platform_user_id == named.c.platform_user_id,
+    # IN over the named rows, not a join: SQLite then indexes them once, where an outer
+    # join from person would scan every row of them for every person.
+    statement = sql_select(
+        people.c.id,
+        people.c.platform,
+        people.c.platform_user_id,
+        people.c.email,
+        people.c.cohort_id,
+    ).where(
+        or_(
+            tuple_(people.c.platform, people.c.platform_user_id).in_(
+                sql_select(named.c.platform, named.c.platform_user_id)
             ),
-        )
-        .where(
-            or_(
-                named.c.platform.is_not(None),
-                people.c.cohort_id.is_not(None),
-                people.c.id.in_(select(Role.person_id)),
-            )
+            people.c.cohort_id.is_not(None),
+            people.c.id.in_(select(Role.person_id)),
         )
     )
     # Five columns: more than sqlmodel's typed select takes, so through the connection.
