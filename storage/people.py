@@ -84,7 +84,10 @@ async def replace_people_roles(
     if not roles:
         return
     people = rows_source(session, Role, [{"person_id": pid} for pid in roles], ["person_id"])
-    await session.exec(delete(Role).where(col(Role.person_id).in_(select(people.c.person_id))))
+    await session.exec(
+        delete(Role).where(col(Role.person_id).in_(select(people.table.c.person_id))),
+        params=people.params,
+    )
     await insert_rows(
         session,
         Role,
@@ -103,10 +106,10 @@ async def roles_of_people(
     """The (role, scope) pairs of each of `person_ids` that holds any, in one query."""
     people = rows_source(session, Role, [{"person_id": pid} for pid in person_ids], ["person_id"])
     statement = select(Role.person_id, Role.role, Role.scope).where(
-        col(Role.person_id).in_(select(people.c.person_id))
+        col(Role.person_id).in_(select(people.table.c.person_id))
     )
     held: dict[int, set[tuple[str, str]]] = {}
-    for person_id, role, scope in (await session.exec(statement)).all():
+    for person_id, role, scope in (await session.exec(statement, params=people.params)).all():
         held.setdefault(person_id, set()).add((role, scope))
     return held
 
@@ -165,14 +168,14 @@ async def enrolments(
     ).where(
         or_(
             tuple_(people.c.platform, people.c.platform_user_id).in_(
-                sql_select(named.c.platform, named.c.platform_user_id)
+                sql_select(named.table.c.platform, named.table.c.platform_user_id)
             ),
             people.c.cohort_id.is_not(None),
             people.c.id.in_(select(Role.person_id)),
         )
     )
     # Five columns: more than sqlmodel's typed select takes, so through the connection.
-    result = await (await session.connection()).execute(statement)
+    result = await (await session.connection()).execute(statement, named.params)
     return [
         Enrolment(row.id, row.platform, row.platform_user_id, row.email, row.cohort_id)
         for row in result.all()
@@ -190,7 +193,10 @@ async def set_cohorts(session: AsyncSession, cohorts: Mapping[int, str | None]) 
         ["id", "cohort_id"],
     )
     await session.exec(
-        update(Person).where(col(Person.id) == moves.c.id).values(cohort_id=moves.c.cohort_id)
+        update(Person)
+        .where(col(Person.id) == moves.table.c.id)
+        .values(cohort_id=moves.table.c.cohort_id),
+        params=moves.params,
     )
 
 

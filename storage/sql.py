@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    String,
     Subquery,
+    bindparam,
     cast,
     column,
     func,
-    literal,
     literal_column,
     select,
     true,
@@ -66,12 +68,29 @@ async def upsert(
     await session.exec(statement)
 
 
+ROWS = "row_set"
+"""The name of the one parameter that carries a row set's rows."""
+
+
+@dataclass(frozen=True)
+class RowSet:
+    """Many rows as one derived table: run a statement over `table` with `params`.
+
+    The rows travel as the execution's parameter, never inside the statement:
+    SQLAlchemy caches each compiled statement with the statement it came from, and
+    would keep a slot's megabytes of rows alive for the life of the process.
+    """
+
+    table: Subquery
+    params: dict[str, str]
+
+
 def rows_source(
     session: AsyncSession,
     model: type[SQLModel],
     rows: Sequence[Mapping[str, Any]],
     columns: Sequence[str],
-) -> Subquery:
+) -> RowSet:
     """Many rows as one derived table, sent to the database as a single JSON parameter.
 
     A statement over it stays one statement with one parameter however many rows
@@ -87,7 +106,8 @@ def rows_source(
         columns: the derived table's columns.
 
     Returns:
-        A subquery with one column per name in `columns`, typed like the table's.
+        A subquery with one column per name in `columns`, typed like the table's, and
+        the parameters to execute a statement over it with.
     """
     table = model.__table__  # type: ignore[attr-defined]
     dialect = session.get_bind().dialect
@@ -109,26 +129,29 @@ def rows_source(
         default=_json_value,
         separators=(",", ":"),
     )
+    parameter = bindparam(ROWS, type_=String())
     if postgres:
         records = (
-            func.json_to_recordset(cast(literal(document), postgresql.JSON))
+            func.json_to_recordset(cast(parameter, postgresql.JSON))
             .table_valued(*(column(name, table.c[name].type) for name in columns))
             .render_derived(name="rows", with_types=True)
         )
-        return select(*(records.c[name] for name in columns)).subquery()
-    items = func.json_each(literal(document)).table_valued("value")
-    return (
-        select(
-            *(
-                type_coerce(
-                    func.json_extract(items.c.value, f"$.{name}"), table.c[name].type
-                ).label(name)
-                for name in columns
+        derived = select(*(records.c[name] for name in columns)).subquery()
+    else:
+        items = func.json_each(parameter).table_valued("value")
+        derived = (
+            select(
+                *(
+                    type_coerce(
+                        func.json_extract(items.c.value, f"$.{name}"), table.c[name].type
+                    ).label(name)
+                    for name in columns
+                )
             )
+            .where(true())
+            .subquery()
         )
-        .where(true())
-        .subquery()
-    )
+    return RowSet(derived, {ROWS: document})
 
 
 def _json_value(value: object) -> str:
@@ -171,7 +194,7 @@ async def insert_rows(
     source = rows_source(session, model, rows, names)
     table = model.__table__  # type: ignore[attr-defined]
     statement = _insert(session, model).from_select(
-        names, select(*(source.c[name] for name in names)).where(true())
+        names, select(*(source.table.c[name] for name in names)).where(true())
     )
     if update:
         statement = statement.on_conflict_do_update(
@@ -181,7 +204,9 @@ async def insert_rows(
     else:
         statement = statement.on_conflict_do_nothing(index_elements=list(unique))
     if not returning:
-        await session.exec(statement)
+        await session.exec(statement, params=source.params)
         return []
-    result = await session.exec(statement.returning(*(table.c[name] for name in returning)))
+    result = await session.exec(
+        statement.returning(*(table.c[name] for name in returning)), params=source.params
+    )
     return [tuple(row) for row in result.all()]
