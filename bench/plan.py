@@ -63,10 +63,12 @@ def write_config(directory: Path, cohorts: int) -> Path:
 
 
 def person_row(number: int, cohorts: int) -> dict[str, Any]:
+    # Every cohort gets the same mix: it follows the person's place within the cohort.
+    place = number // cohorts
     status, paused_until = "active", None
-    if number % 20 == 3:
+    if place % 20 == 3:
         status, paused_until = "paused", TUESDAY_1530 + timedelta(days=7)
-    elif number % 50 == 7:
+    elif place % 50 == 7:
         status = "stopped"
     return {
         "platform": "slack",
@@ -74,23 +76,23 @@ def person_row(number: int, cohorts: int) -> dict[str, Any]:
         "workspace_id": "T1",
         "display_name": "",
         "email": "",
-        "timezone": ZONES[(number // cohorts) % len(ZONES)],
+        "timezone": ZONES[place % len(ZONES)],
         "locale": "en",
         "cohort_id": f"c{number % cohorts:02d}",
         "status": status,
         "paused_until": paused_until,
-        "unreachable": number % 100 == 11,
+        "unreachable": place % 100 == 11,
         "created_at": TUESDAY_1530 - timedelta(days=60),
     }
 
 
-def earlier_checkins(person_id: int, number: int, cohort_id: str) -> list[dict[str, Any]]:
+def earlier_checkins(person_id: int, place: int, cohort_id: str) -> list[dict[str, Any]]:
     """Three check-ins this week for every tenth person (capped); a first check-in 40
     days ago for every seventh (their day-30 check is due)."""
     moments: list[tuple[str, datetime]] = []
-    if number % 10 == 5:
+    if place % 10 == 5:
         moments = [(f"earlier-{day}", TUESDAY_1530 - timedelta(hours=day + 2)) for day in range(3)]
-    elif number % 7 == 2:
+    elif place % 7 == 2:
         moments = [("first", TUESDAY_1530 - timedelta(days=40))]
     return [
         {
@@ -115,12 +117,11 @@ async def seed(runtime: Runtime, people: int, cohorts: int) -> None:
         await session.exec(insert(Person), params=[person_row(n, cohorts) for n in range(people)])
     async with runtime.db.session() as session:
         stored = (await session.exec(select(Person.id, Person.platform_user_id))).all()
+        numbers = [(person_id, int(user_id[1:])) for person_id, user_id in stored]
         rows = [
             row
-            for person_id, user_id in stored
-            for row in earlier_checkins(
-                person_id, int(user_id[1:]), f"c{int(user_id[1:]) % cohorts:02d}"
-            )
+            for person_id, number in numbers
+            for row in earlier_checkins(person_id, number // cohorts, f"c{number % cohorts:02d}")
         ]
         await session.exec(insert(CheckIn), params=rows)
 
