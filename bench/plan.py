@@ -169,6 +169,7 @@ async def plan_once(url: str, config: Path, people: int, cohorts: int) -> dict[s
         started = time.perf_counter()
         queued = await queue_due_checkins(runtime, TUESDAY_1530)
         elapsed = time.perf_counter() - started
+        issued = statements()
         checkins, messages = await written_rows(runtime)
         assert queued == len(checkins) == len(messages), (queued, len(checkins), len(messages))
         kinds = {
@@ -176,7 +177,7 @@ async def plan_once(url: str, config: Path, people: int, cohorts: int) -> dict[s
         }
         return {
             "seconds": elapsed,
-            "statements": statements(),
+            "statements": issued,
             "queued": queued,
             "kinds": kinds,
             "checkins": checkins,
