@@ -9,11 +9,16 @@ COPY bot bot
 COPY adapters adapters
 COPY storage storage
 COPY prompts prompts
-RUN pip install --no-cache-dir . && useradd --create-home lastmile
+# A fixed numeric id, so volumes and the host's tools agree on who owns what.
+RUN pip install --no-cache-dir . \
+    && groupadd --gid 10001 lastmile \
+    && useradd --uid 10001 --gid 10001 --create-home lastmile
 
-USER lastmile
+USER 10001:10001
 WORKDIR /home/lastmile
 EXPOSE 3978
-HEALTHCHECK --interval=30s --timeout=3s CMD python -c "import urllib.request,os; urllib.request.urlopen(f'http://127.0.0.1:{os.environ[\"PORT\"]}/healthz')"
-# Run `lastmile db upgrade` once per release (a job or init container), then start replicas.
+HEALTHCHECK --interval=30s --timeout=3s --start-period=30s \
+    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:' + os.environ.get('PORT', '3978') + '/healthz', timeout=2)"]
+# Run `lastmile db upgrade` once per release (a one-shot job, as in docker-compose.yml),
+# then start the replicas.
 CMD ["lastmile", "serve"]

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -46,7 +47,34 @@ def flow_of(kind: str) -> str:
     return "day30" if kind == "day30" else "checkin"
 
 
-def initial_state(checkin: CheckIn, config: LastmileConfig, zone: ZoneInfo) -> FlowState:
+class CheckInFacts(Protocol):
+    """What a check-in's first question is made of: a stored `CheckIn` has it, and so
+    has an `OpenedCheckIn` the scheduler created in bulk without loading it back."""
+
+    @property
+    def id(self) -> int | None: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def programme_id(self) -> str: ...
+    @property
+    def context(self) -> str: ...
+    @property
+    def scheduled_for(self) -> datetime: ...
+
+
+@dataclass(frozen=True)
+class OpenedCheckIn:
+    """A check-in just created, known by the values it was created with."""
+
+    id: int
+    kind: str
+    programme_id: str
+    scheduled_for: datetime
+    context: str = ""
+
+
+def initial_state(checkin: CheckInFacts, config: LastmileConfig, zone: ZoneInfo) -> FlowState:
     """The first step of a check-in; `zone` is the person's, for "this morning"."""
     assert checkin.id is not None
     flow = flow_of(checkin.kind)

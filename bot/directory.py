@@ -12,8 +12,18 @@ from bot.config import LastmileConfig
 from bot.events import Actor
 from storage.db import Database
 from storage.models import Cohort, Person, Programme
-from storage.people import ensure_person, find_person, replace_roles, roles_of
-from storage.programmes import save_cohort, save_programme
+from storage.people import (
+    enrolments,
+    ensure_people,
+    ensure_person,
+    find_person,
+    replace_people_roles,
+    replace_roles,
+    roles_of,
+    roles_of_people,
+    set_cohorts,
+)
+from storage.programmes import save_cohorts, save_programmes
 
 logger = logging.getLogger(__name__)
 
@@ -77,11 +87,12 @@ class Directory:
         people outside its pilots.
         """
         person = await find_person(session, actor.platform, actor.user_id)
+        changed = False
         if person is None:
             if not self.knows(actor.identity, actor.email):
                 return None
             person = await ensure_person(session, actor.platform, actor.user_id, now)
-        changed = False
+            changed = True  # its roles are to be written
         for field, value in (
             ("display_name", actor.display_name),
             ("email", actor.email),
@@ -96,9 +107,11 @@ class Directory:
             person.cohort_id = cohort
             changed = True
         if changed:
+            # Roles follow the config (mirrored at start-up) and the e-mail, so they are
+            # looked at again only when something about the person changed.
             session.add(person)
             await session.flush()
-        await self._sync_roles(session, person)
+            await self._sync_roles(session, person)
         return person
 
     async def _sync_roles(self, session: AsyncSession, person: Person) -> None:
@@ -109,11 +122,18 @@ class Directory:
             await replace_roles(session, person.id, wanted)
 
     async def sync(self, db: Database, now: datetime) -> None:
-        """Mirror programmes, cohorts, members and roles from the config into storage."""
+        """Mirror programmes, cohorts, members and roles from the config into storage.
+
+        Set-based, so start-up costs the same eight statements or fewer for ten
+        people or ten thousand: people are created, moved between cohorts and given
+        their roles in one statement each, and only where something changed. People
+        the config no longer names leave their cohort and roles.
+        """
+        config = self.config
         async with db.session() as session:
-            for programme_id, programme in self.config.programmes.items():
-                await save_programme(
-                    session,
+            await save_programmes(
+                session,
+                [
                     Programme(
                         id=programme_id,
                         name=programme.name,
@@ -121,23 +141,51 @@ class Directory:
                         timezone=programme.timezone,
                         digest_destination=programme.digest_destination,
                         api_key_hash=programme.api_key_sha256,
-                    ),
-                )
-            for cohort_id, cohort in self.config.cohorts.items():
-                await save_cohort(
-                    session,
+                    )
+                    for programme_id, programme in config.programmes.items()
+                ],
+            )
+            await save_cohorts(
+                session,
+                [
                     Cohort(
                         id=cohort_id,
                         programme_id=cohort.programme,
                         name=cohort.name or cohort_id,
-                        timezone=self.config.cohort_timezone(cohort_id),
-                    ),
+                        timezone=config.cohort_timezone(cohort_id),
+                    )
+                    for cohort_id, cohort in config.cohorts.items()
+                ],
+            )
+            identities = [
+                (platform, user_id)
+                for platform, _, user_id in (
+                    name.partition(":") for name in self.known_identities()
                 )
-            for identity in self.known_identities():
-                platform, user_id = identity.split(":", 1)
-                await self.person_for(session, Actor(platform=platform, user_id=user_id), now)
+            ]
+            await ensure_people(session, identities, now)
+            # Everyone in a cohort or with a role too: someone taken out of the config
+            # leaves their cohort and roles now, not at their next message.
+            people = await enrolments(session, identities)
+            moves: dict[int, str | None] = {}
+            roles: dict[int, RoleSet] = {}
+            held = await roles_of_people(session, [person.person_id for person in people])
+            for person in people:
+                identity = f"{person.platform}:{person.platform_user_id}"
+                cohort = self.cohort_for(identity, person.email)
+                if person.cohort_id != cohort:
+                    moves[person.person_id] = cohort
+                wanted = self.roles_for(identity, person.email)
+                if held.get(person.person_id, set()) != wanted:
+                    roles[person.person_id] = wanted
+            await set_cohorts(session, moves)
+            await replace_people_roles(session, roles)
         logger.info(
-            "config mirrored: %d programme(s), %d cohort(s)",
-            len(self.config.programmes),
-            len(self.config.cohorts),
+            "config mirrored: %d programme(s), %d cohort(s), %d people "
+            "(%d changed cohort, %d changed roles)",
+            len(config.programmes),
+            len(config.cohorts),
+            len(people),
+            len(moves),
+            len(roles),
         )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -18,7 +18,7 @@ from storage.models import (
     Override,
     Workaround,
 )
-from storage.sql import insert_ignore, upsert
+from storage.sql import insert_ignore, insert_rows, upsert
 
 
 async def create_checkin(
@@ -53,6 +53,33 @@ async def create_checkin(
     if not await insert_ignore(session, CheckIn, values, ("person_id", "kind", "slot")):
         return None
     return await find_checkin(session, person_id, kind, slot)
+
+
+async def create_checkins(
+    session: AsyncSession, checkins: Sequence[Mapping[str, Any]]
+) -> dict[tuple[int, str, str], int]:
+    """Create many check-ins in one statement, each unless its (person, kind, slot) exists.
+
+    Args:
+        session: the session to run in.
+        checkins: the columns of each check-in: person_id, programme_id, cohort_id,
+            kind, slot, scheduled_for and expires_at (the rest take their defaults).
+
+    Returns:
+        The id of each check-in this call created, by (person, kind, slot); one made
+        by another process (or an earlier run) is absent.
+    """
+    written = await insert_rows(
+        session,
+        CheckIn,
+        [
+            {**checkin, "status": "scheduled", "context": "", "message_ref": {}}
+            for checkin in checkins
+        ],
+        unique=("person_id", "kind", "slot"),
+        returning=("id", "person_id", "kind", "slot"),
+    )
+    return {(person_id, kind, slot): checkin_id for checkin_id, person_id, kind, slot in written}
 
 
 async def find_checkin(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -11,7 +12,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.models import CheckIn, OutboxMessage
-from storage.sql import insert_ignore
+from storage.sql import insert_ignore, insert_rows
 
 
 async def enqueue(
@@ -50,6 +51,47 @@ async def enqueue(
         "created_at": now,
     }
     return await insert_ignore(session, OutboxMessage, values, ("dedupe_key",))
+
+
+@dataclass(frozen=True)
+class NewMessage:
+    """An outbound message to queue with `enqueue_many` (the fields `enqueue` takes)."""
+
+    dedupe_key: str
+    platform: str
+    purpose: str
+    payload: dict[str, Any]
+    not_before: datetime
+    person_id: int | None = None
+    destination: str = ""
+    checkin_id: int | None = None
+
+
+async def enqueue_many(
+    session: AsyncSession, messages: Sequence[NewMessage], now: datetime
+) -> set[str]:
+    """Write many outbound messages in one statement, each unless its dedupe key exists.
+
+    Returns:
+        The dedupe keys this call queued.
+    """
+    written = await insert_rows(
+        session,
+        OutboxMessage,
+        [
+            {
+                **vars(message),
+                "status": "pending",
+                "attempts": 0,
+                "last_error": "",
+                "created_at": now,
+            }
+            for message in messages
+        ],
+        unique=("dedupe_key",),
+        returning=("dedupe_key",),
+    )
+    return {dedupe_key for (dedupe_key,) in written}
 
 
 async def claim_due(

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, or_, update
+from sqlalchemy import delete, func, or_, tuple_, update
+from sqlalchemy import select as sql_select
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -27,7 +28,7 @@ from storage.models import (
     ThemeUpdate,
     Workaround,
 )
-from storage.sql import insert_ignore, upsert
+from storage.sql import insert_ignore, insert_rows, rows_source, upsert
 
 
 async def find_person(session: AsyncSession, platform: str, user_id: str) -> Person | None:
@@ -74,10 +75,130 @@ async def replace_roles(
     session: AsyncSession, person_id: int, roles: Iterable[tuple[str, str]]
 ) -> None:
     """Make the person's roles exactly `roles` (pairs of role and scope)."""
-    await session.exec(delete(Role).where(col(Role.person_id) == person_id))
-    for role, scope in sorted(set(roles)):
-        session.add(Role(person_id=person_id, role=role, scope=scope))
-    await session.flush()
+    await replace_people_roles(session, {person_id: set(roles)})
+
+
+async def replace_people_roles(
+    session: AsyncSession, roles: Mapping[int, Iterable[tuple[str, str]]]
+) -> None:
+    """Make each listed person's roles exactly theirs in `roles`, in two statements."""
+    if not roles:
+        return
+    people = rows_source(session, Role, [{"person_id": pid} for pid in roles], ["person_id"])
+    await session.exec(
+        delete(Role).where(col(Role.person_id).in_(select(people.table.c.person_id))),
+        params=people.params,
+    )
+    await insert_rows(
+        session,
+        Role,
+        [
+            {"person_id": person_id, "role": role, "scope": scope}
+            for person_id, pairs in roles.items()
+            for role, scope in sorted(set(pairs))
+        ],
+        unique=("person_id", "role", "scope"),
+    )
+
+
+async def roles_of_people(
+    session: AsyncSession, person_ids: Sequence[int]
+) -> dict[int, set[tuple[str, str]]]:
+    """The (role, scope) pairs of each of `person_ids` that holds any, in one query."""
+    people = rows_source(session, Role, [{"person_id": pid} for pid in person_ids], ["person_id"])
+    statement = select(Role.person_id, Role.role, Role.scope).where(
+        col(Role.person_id).in_(select(people.table.c.person_id))
+    )
+    held: dict[int, set[tuple[str, str]]] = {}
+    for person_id, role, scope in (await session.exec(statement, params=people.params)).all():
+        held.setdefault(person_id, set()).add((role, scope))
+    return held
+
+
+@dataclass(frozen=True)
+class Enrolment:
+    """A stored person's identity, e-mail and cohort: what the config sync compares."""
+
+    person_id: int
+    platform: str
+    platform_user_id: str
+    email: str
+    cohort_id: str | None
+
+
+async def ensure_people(
+    session: AsyncSession, identities: Sequence[tuple[str, str]], now: datetime
+) -> None:
+    """Create everyone not yet stored among (platform, user id) `identities`, in one
+    statement.
+
+    Safe when several processes start at once: the unique key on (platform,
+    platform_user_id) lets one insert of each person through.
+    """
+    await insert_rows(
+        session,
+        Person,
+        [
+            {"platform": platform, "platform_user_id": user, "created_at": now}
+            for platform, user in identities
+        ],
+        unique=("platform", "platform_user_id"),
+    )
+
+
+async def enrolments(
+    session: AsyncSession, identities: Sequence[tuple[str, str]]
+) -> list[Enrolment]:
+    """The people named by (platform, user id) `identities`, and everyone else stored in
+    a cohort or with a role: all whom a config file can concern, in one query."""
+    named = rows_source(
+        session,
+        Person,
+        [{"platform": platform, "platform_user_id": user} for platform, user in identities],
+        ["platform", "platform_user_id"],
+    )
+    people = Person.__table__  # type: ignore[attr-defined]
+    # IN over the named rows, not a join: SQLite then indexes them once, where an outer
+    # join from person would scan every row of them for every person.
+    statement = sql_select(
+        people.c.id,
+        people.c.platform,
+        people.c.platform_user_id,
+        people.c.email,
+        people.c.cohort_id,
+    ).where(
+        or_(
+            tuple_(people.c.platform, people.c.platform_user_id).in_(
+                sql_select(named.table.c.platform, named.table.c.platform_user_id)
+            ),
+            people.c.cohort_id.is_not(None),
+            people.c.id.in_(select(Role.person_id)),
+        )
+    )
+    # Five columns: more than sqlmodel's typed select takes, so through the connection.
+    result = await (await session.connection()).execute(statement, named.params)
+    return [
+        Enrolment(row.id, row.platform, row.platform_user_id, row.email, row.cohort_id)
+        for row in result.all()
+    ]
+
+
+async def set_cohorts(session: AsyncSession, cohorts: Mapping[int, str | None]) -> None:
+    """Put each person in `cohorts` in their cohort (None: in none), in one statement."""
+    if not cohorts:
+        return
+    moves = rows_source(
+        session,
+        Person,
+        [{"id": person_id, "cohort_id": cohort} for person_id, cohort in cohorts.items()],
+        ["id", "cohort_id"],
+    )
+    await session.exec(
+        update(Person)
+        .where(col(Person.id) == moves.table.c.id)
+        .values(cohort_id=moves.table.c.cohort_id),
+        params=moves.params,
+    )
 
 
 async def save_address(

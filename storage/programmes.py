@@ -2,23 +2,32 @@
 
 from __future__ import annotations
 
-from sqlmodel import col, select
+from collections.abc import Sequence
+from typing import Any
+
+from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.models import Cohort, Programme
-from storage.sql import upsert
+from storage.sql import insert_rows
 
 
-async def save_programme(session: AsyncSession, programme: Programme) -> None:
-    """Insert or update a programme."""
-    values = programme.model_dump()
-    await upsert(session, Programme, values, ("id",), [k for k in values if k != "id"])
+async def save_programmes(session: AsyncSession, programmes: Sequence[Programme]) -> None:
+    """Insert or update programmes, in one statement."""
+    await _save(session, Programme, [programme.model_dump() for programme in programmes])
 
 
-async def save_cohort(session: AsyncSession, cohort: Cohort) -> None:
-    """Insert or update a cohort."""
-    values = cohort.model_dump()
-    await upsert(session, Cohort, values, ("id",), [k for k in values if k != "id"])
+async def save_cohorts(session: AsyncSession, cohorts: Sequence[Cohort]) -> None:
+    """Insert or update cohorts, in one statement."""
+    await _save(session, Cohort, [cohort.model_dump() for cohort in cohorts])
+
+
+async def _save(
+    session: AsyncSession, model: type[SQLModel], rows: Sequence[dict[str, Any]]
+) -> None:
+    if rows:
+        changing = [name for name in rows[0] if name != "id"]
+        await insert_rows(session, model, rows, unique=("id",), update=changing)
 
 
 async def get_programme(session: AsyncSession, programme_id: str) -> Programme | None:

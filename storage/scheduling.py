@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import func, update
+from sqlalchemy import ColumnElement, and_, false, func, or_, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlmodel.sql.expression import SelectOfScalar
 
 from storage.models import CheckIn, Person
 
@@ -31,30 +32,42 @@ async def people_in_zones(
     return list((await session.exec(statement)).all())
 
 
+def _ids_in_zones(cohort_id: str, zones: Sequence[str]) -> SelectOfScalar[int | None]:
+    # A subquery, not a list of ids: the statement stays the same size for any cohort.
+    return select(col(Person.id)).where(
+        Person.cohort_id == cohort_id, col(Person.timezone).in_(zones)
+    )
+
+
 async def checkins_in_slots(
-    session: AsyncSession, person_ids: Sequence[int], slots: Sequence[str]
+    session: AsyncSession, cohort_id: str, zones: Sequence[str], slots: Sequence[str]
 ) -> set[tuple[int, str]]:
-    """Which (person, slot) pairs already have a check-in of any kind."""
+    """Which (person, slot) pairs of a cohort's people in `zones` already have a check-in."""
     statement = select(CheckIn.person_id, CheckIn.slot).where(
-        col(CheckIn.person_id).in_(person_ids), col(CheckIn.slot).in_(slots)
+        col(CheckIn.person_id).in_(_ids_in_zones(cohort_id, zones)), col(CheckIn.slot).in_(slots)
     )
     return {(person_id, slot) for person_id, slot in (await session.exec(statement)).all()}
 
 
-async def day30_moments(session: AsyncSession, person_ids: Sequence[int]) -> dict[int, datetime]:
-    """When each person's day-30 check was scheduled, for those who have one."""
+async def day30_moments(
+    session: AsyncSession, cohort_id: str, zones: Sequence[str]
+) -> dict[int, datetime]:
+    """When the day-30 check of each of a cohort's people in `zones` was scheduled, if made."""
     statement = select(CheckIn.person_id, CheckIn.scheduled_for).where(
-        col(CheckIn.person_id).in_(person_ids), CheckIn.kind == "day30"
+        col(CheckIn.person_id).in_(_ids_in_zones(cohort_id, zones)), CheckIn.kind == "day30"
     )
     return dict((await session.exec(statement)).all())
 
 
-async def first_sent(session: AsyncSession, person_ids: Sequence[int]) -> dict[int, datetime]:
-    """When each person's first check-in (other than a day-30 check) was sent."""
+async def first_sent(
+    session: AsyncSession, cohort_id: str, zones: Sequence[str]
+) -> dict[int, datetime]:
+    """When the first check-in (other than a day-30 check) of each of a cohort's people in
+    `zones` was sent, for those who have had one."""
     statement = (
         select(CheckIn.person_id, func.min(CheckIn.sent_at))
         .where(
-            col(CheckIn.person_id).in_(person_ids),
+            col(CheckIn.person_id).in_(_ids_in_zones(cohort_id, zones)),
             CheckIn.kind != "day30",
             col(CheckIn.sent_at).is_not(None),
         )
@@ -67,6 +80,49 @@ async def first_sent(session: AsyncSession, person_ids: Sequence[int]) -> dict[i
     }
 
 
+def _asked(kinds: Sequence[str]) -> tuple[ColumnElement[bool], ...]:
+    # A check-in the person asked for themselves (slot `self:…`) does not count: the bot
+    # did not ask.
+    return (col(CheckIn.kind).in_(kinds), col(CheckIn.slot).not_like("self:%"))
+
+
+def _asked_at() -> ColumnElement[datetime]:
+    return func.coalesce(CheckIn.sent_at, CheckIn.scheduled_for)
+
+
+async def counts_asked_in_weeks(
+    session: AsyncSession,
+    cohort_id: str,
+    weeks: Mapping[str, tuple[datetime, datetime]],
+    kinds: Sequence[str],
+) -> dict[int, int]:
+    """Check-ins of `kinds` sent (or still queued to go) to each of a cohort's people in
+    their own zone's week, in one grouped query.
+
+    Args:
+        session: the session to run in.
+        cohort_id: the cohort.
+        weeks: for each platform time zone ("" when unknown), the UTC range [start, end)
+            of its local week; people in other zones are left out.
+        kinds: the check-in kinds to count.
+
+    Returns:
+        The count for each person with at least one.
+    """
+    moment = _asked_at()
+    in_week = [
+        and_(col(Person.timezone) == zone, moment >= start, moment < end)
+        for zone, (start, end) in weeks.items()
+    ]
+    statement = (
+        select(CheckIn.person_id, func.count())
+        .join(Person, col(Person.id) == col(CheckIn.person_id))
+        .where(Person.cohort_id == cohort_id, or_(false(), *in_week), *_asked(kinds))
+        .group_by(col(CheckIn.person_id))
+    )
+    return {person_id: int(count) for person_id, count in (await session.exec(statement)).all()}
+
+
 async def counts_asked(
     session: AsyncSession,
     person_ids: Sequence[int],
@@ -76,18 +132,16 @@ async def counts_asked(
 ) -> dict[int, int]:
     """Check-ins of `kinds` sent (or still queued to go) to each person in [start, end).
 
-    A check-in the person asked for themselves (slot `self:…`) does not count: the
-    bot did not ask. People with none are absent from the answer.
+    People with none are absent from the answer.
     """
-    moment = func.coalesce(CheckIn.sent_at, CheckIn.scheduled_for)
+    moment = _asked_at()
     statement = (
         select(CheckIn.person_id, func.count())
         .where(
             col(CheckIn.person_id).in_(list(person_ids)),
-            col(CheckIn.kind).in_(kinds),
-            col(CheckIn.slot).not_like("self:%"),
             moment >= start,
             moment < end,
+            *_asked(kinds),
         )
         .group_by(col(CheckIn.person_id))
     )

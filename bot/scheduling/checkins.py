@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.checkin_runner import initial_state, open_checkin
+from bot.checkin_runner import CheckInFacts, OpenedCheckIn, initial_state
 from bot.config import CohortConfig, zone_named
 from bot.flows.checkin import question
-from bot.outgoing import payload_of, queue_checkin
+from bot.outgoing import payload_of, queue_checkins
 from bot.replies import Answered, Text
 from bot.runtime import Runtime
 from bot.scheduling.plan import DueSlot, due_slots, local_week, quiet_reason
 from bot.scheduling.policy import CAPPED_KINDS, participation_reason, skip_reason
 from bot.turn import person_timezone
-from storage.checkins import checkins_by_id
+from storage.checkins import checkins_by_id, create_checkins
 from storage.messages import forget_messages_before
 from storage.models import Person
 from storage.outbox import drop_pending, enqueue
@@ -24,7 +26,7 @@ from storage.people import people_by_id
 from storage.scheduling import (
     checkins_in_slots,
     claim_reminder,
-    counts_asked,
+    counts_asked_in_weeks,
     day30_moments,
     expire_due,
     first_sent,
@@ -45,6 +47,8 @@ async def queue_due_checkins(runtime: Runtime, now: datetime) -> int:
 
     Safe to run on every replica at once: the check-in's unique key (person, kind,
     slot) lets exactly one insert through, and only that caller queues the message.
+    A cohort costs the same few statements whatever its size: one when no slot is
+    due, eight when one is.
 
     Returns:
         How many check-ins this call queued.
@@ -55,73 +59,147 @@ async def queue_due_checkins(runtime: Runtime, now: datetime) -> int:
     return queued
 
 
-def _day30_due(
-    person_id: int, due: DueSlot, day30: dict[int, datetime], firsts: dict[int, datetime]
-) -> bool:
+@dataclass(frozen=True)
+class PlannedCheckIn:
+    """A check-in the scheduler decided to open for one person at one due slot."""
+
+    person: Person
+    kind: str
+    slot: str
+    due: DueSlot
+
+
+@dataclass(frozen=True)
+class SlotFacts:
+    """What storage says about a cohort's people at a tick, read in one query each."""
+
+    made: set[tuple[int, str]]
+    """(person, slot) pairs that already have a check-in."""
+    day30: dict[int, datetime]
+    """When each person's day-30 check was scheduled, for those who have one."""
+    firsts: dict[int, datetime]
+    """When each person's first check-in was sent, for those who have had one."""
+    asked: dict[int, int]
+    """Capped check-ins each person has had in their local week."""
+
+
+def _day30_due(person_id: int, due: DueSlot, facts: SlotFacts) -> bool:
     # Decided from stored facts only, so a replica arriving after another made the
     # day-30 check at this slot reaches the same answer and adds no regular one.
-    if person_id in day30:
-        return day30[person_id] == due.at
-    first = firsts.get(person_id)
+    if person_id in facts.day30:
+        return facts.day30[person_id] == due.at
+    first = facts.firsts.get(person_id)
     return first is not None and first <= due.at - DAY30_AFTER
+
+
+def plan_checkins(
+    people: list[Person],
+    due_by_zone: dict[str, list[DueSlot]],
+    cohort: CohortConfig,
+    zones: dict[str, ZoneInfo],
+    facts: SlotFacts,
+    now: datetime,
+) -> list[PlannedCheckIn]:
+    """Decide, without I/O, which of a cohort's people to ask at which due slots.
+
+    Args:
+        people: the cohort's people in the zones with a due slot.
+        due_by_zone: the due slot moments of each platform time zone ("" when unknown).
+        cohort: the cohort (quiet hours, weekly cap).
+        zones: the time zone each platform zone name stands for (the cohort's for "").
+        facts: what storage says about these people.
+        now: the tick's moment.
+
+    Returns:
+        The check-ins to open, in order of person and slot; the weekly cap counts the
+        ones planned earlier in the same tick.
+    """
+    planned: list[PlannedCheckIn] = []
+    weeks = {name: local_week(zone, now) for name, zone in zones.items()}
+    for person in people:
+        assert person.id is not None
+        zone = zones[person.timezone]
+        start, end = weeks[person.timezone]
+        asked = facts.asked.get(person.id, 0)
+        has_day30 = person.id in facts.day30
+        for due in due_by_zone[person.timezone]:
+            is_day30 = _day30_due(person.id, due, facts)
+            if (person.id, due.key) in facts.made or (is_day30 and has_day30):
+                continue
+            reason = skip_reason(person, cohort, zone, now, asked)
+            if reason is not None:
+                logger.debug("slot %s skipped for person %d: %s", due.key, person.id, reason)
+                continue
+            # The day-30 check takes one slot; its unique key would refuse a second.
+            has_day30 = has_day30 or is_day30
+            kind, slot = ("day30", "day30") if is_day30 else ("scheduled", due.key)
+            planned.append(PlannedCheckIn(person, kind, slot, due))
+            if start <= due.at < end:
+                asked += 1
+    return planned
 
 
 async def _queue_cohort(
     runtime: Runtime, cohort_id: str, cohort: CohortConfig, now: datetime
 ) -> int:
     config, fallback = runtime.config, runtime.config.cohort_timezone(cohort_id)
-    queued = 0
     async with runtime.db.session() as session:
         # Zones first: an idle tick costs one small query per cohort, not a load of everyone.
-        due_by_zone = {
-            name: due_slots(cohort.slots, zone_named(name, fallback), now)
+        zones = {
+            name: zone_named(name, fallback)
             for name in await timezones_in_cohort(session, cohort_id)
         }
-        due_zones = [name for name, due in due_by_zone.items() if due]
+        due_by_zone = {name: due_slots(cohort.slots, zone, now) for name, zone in zones.items()}
+        due_zones = {name: zones[name] for name, due in due_by_zone.items() if due}
         if not due_zones:
             return 0
-        people = await people_in_zones(session, cohort_id, due_zones)
-        ids = [person.id for person in people if person.id is not None]
-        plans = [(person, due) for person in people for due in due_by_zone[person.timezone]]
-        made = await checkins_in_slots(session, ids, [due.key for _, due in plans])
-        day30 = await day30_moments(session, ids)
-        firsts = await first_sent(session, ids)
-        # Weekly counts per zone (everyone in one zone shares a local week): one query
-        # per zone, kept up to date as this tick queues more.
-        asked_by_zone: dict[str, dict[int, int]] = {}
-        for person, due in plans:
-            assert person.id is not None
-            is_day30 = _day30_due(person.id, due, day30, firsts)
-            if (person.id, due.key) in made or (is_day30 and person.id in day30):
-                continue
-            zone = person_timezone(person, config)
-            start, end = local_week(zone, now)
-            if person.timezone not in asked_by_zone:
-                in_zone = [other.id for other in people if other.timezone == person.timezone]
-                asked_by_zone[person.timezone] = await counts_asked(
-                    session, [pid for pid in in_zone if pid is not None], CAPPED_KINDS, start, end
-                )
-            asked_this_week = asked_by_zone[person.timezone]
-            asked = asked_this_week.get(person.id, 0)
-            reason = skip_reason(person, cohort, zone, now, asked)
-            if reason is not None:
-                logger.debug("slot %s skipped for person %d: %s", due.key, person.id, reason)
-                continue
-            kind, slot = ("day30", "day30") if is_day30 else ("scheduled", due.key)
-            checkin = await open_checkin(
-                session, person, config, kind=kind, slot=slot, now=now, scheduled_for=due.at
-            )
-            if checkin is None:
-                continue
-            await queue_checkin(session, person, checkin, config, runtime.wording, now)
-            if start <= due.at < end:
-                asked_this_week[person.id] = asked + 1
-            queued += 1
-            logger.info(
+        names = list(due_zones)
+        people = await people_in_zones(session, cohort_id, names)
+        slots = sorted({due.key for name in names for due in due_by_zone[name]})
+        facts = SlotFacts(
+            made=await checkins_in_slots(session, cohort_id, names, slots),
+            day30=await day30_moments(session, cohort_id, names),
+            firsts=await first_sent(session, cohort_id, names),
+            asked=await counts_asked_in_weeks(
+                session,
+                cohort_id,
+                {name: local_week(zone, now) for name, zone in due_zones.items()},
+                CAPPED_KINDS,
+            ),
+        )
+        planned = plan_checkins(people, due_by_zone, cohort, due_zones, facts, now)
+        expiry = timedelta(hours=config.settings.checkin_expiry_hours)
+        created = await create_checkins(
+            session,
+            [
+                {
+                    "person_id": plan.person.id,
+                    "programme_id": cohort.programme,
+                    "cohort_id": cohort_id,
+                    "kind": plan.kind,
+                    "slot": plan.slot,
+                    "scheduled_for": plan.due.at,
+                    "expires_at": plan.due.at + expiry,
+                }
+                for plan in planned
+            ],
+        )
+        opened: list[tuple[Person, CheckInFacts]] = []
+        for plan in planned:
+            assert plan.person.id is not None
+            checkin_id = created.pop((plan.person.id, plan.kind, plan.slot), None)
+            if checkin_id is None:
+                continue  # another replica (or an earlier tick) opened it
+            checkin = OpenedCheckIn(checkin_id, plan.kind, cohort.programme, plan.due.at)
+            opened.append((plan.person, checkin))
+            logger.debug(
                 "check-in queued",
-                extra={"person_id": person.id, "checkin_id": checkin.id, "slot": slot},
+                extra={"person_id": plan.person.id, "checkin_id": checkin_id, "slot": plan.slot},
             )
-    return queued
+        await queue_checkins(session, opened, config, runtime.wording, now)
+    if opened:
+        logger.info("%d check-in(s) queued for cohort %s", len(opened), cohort_id)
+    return len(opened)
 
 
 async def send_reminders(runtime: Runtime, now: datetime) -> int:
