@@ -6,9 +6,12 @@ import re
 
 import pytest
 
+from bench.scrub_quality import TARGETS, System, evaluate, load_directory, load_quotes
 from bot.digest.findings import Finding, Kind, merged
 from bot.digest.scrub import Scrubber, scrub, shorten
 from bot.digest.scrub_names import KnownNames
+
+PLACEHOLDERS_SEEN = re.compile(r"\[(email|phone|link|someone|address|id|ip)\]")
 
 ADVERSARIAL = [
     ("ping <@U024BE7LH> now", "ping [someone] now"),
@@ -237,3 +240,16 @@ def test_overlapping_findings_become_one_union() -> None:
     ]
     assert merged(findings) == [Finding(0, 14, Kind.LINK), Finding(20, 25, Kind.PHONE)]
 
+
+def test_the_hostile_quote_set_meets_the_recall_target() -> None:
+    quotes = load_quotes()
+    assert len(quotes) >= 100
+    known = evaluate(
+        System("known", Scrubber(load_directory()).scrub, PLACEHOLDERS_SEEN, str), quotes
+    )
+    for label in TARGETS:
+        recall = known.recall(label)
+        assert recall is not None and recall >= 0.95, (label, recall, known.misses)
+    precision = known.precision("all")
+    assert precision is not None and precision >= 0.95, known.extra
+    assert known.clean_kept >= known.clean - 2, known.extra
