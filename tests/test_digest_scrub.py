@@ -101,6 +101,7 @@ IDENTIFIERS = [
     # handles and logins
     ("ask jane_doe, she built it", "ask [someone], she built it"),
     ("login jdoe42 keeps timing out", "login [someone] keeps timing out"),
+    ("sarah.jones has the sheet", "[someone] has the sheet"),
     ("username: kmensah was locked", "username: [someone] was locked"),
     ("CORP\\jsmith has admin", "[someone] has admin"),
     # e-mail addresses, whole: the part before the @ too
@@ -204,6 +205,8 @@ DIRECTORY = KnownNames.of(
         ("mick said leave it", "[someone] said leave it"),
         ("obrien rang in", "[someone] rang in"),
         ("U024BE7LH pinged me", "[someone] pinged me"),
+        ("29:1f3aKx9PqZ pinged me", "[someone] pinged me"),
+        ("mail t.pengelly or ask", "mail [someone] or ask"),
         ("login seun.adeyemi locked", "login [someone] locked"),
     ],
 )

@@ -42,7 +42,8 @@ FAKER_LOCALES = (
 """Whose common names are scrubbed: lastmile's languages, and frontline staff in the UK, US, EU."""
 
 _WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*(?:-[^\W\d_]+(?:['’][^\W\d_]+)*)*")
-_LOGIN_TOKEN = re.compile(r"[\w'’.+-]*\w")
+_LOGIN_TOKEN = re.compile(r"[\w'’.+:-]*\w")
+_DOTTED = re.compile(r"(?<![\w.@])[^\W\d_][\w'’-]*(?:[._][\w'’-]+)+(?![\w@]|\.\w)")
 _NAME_ENTRY = re.compile(r"^[^\W\d_]+(?:['-][^\W\d_]+)*$")
 _SENTENCE_END = frozenset('.!?;:"“”\n-–—•*>')
 TITLES = frozenset(
@@ -399,8 +400,11 @@ class NameFinder:
         yield from self._logins(text)
 
     def _logins(self, text: str) -> Iterator[Finding]:
-        if not (self.known.logins or self.known.ids):
-            return
+        for match in _DOTTED.finditer(text):
+            # t.pengelly, sarah.jones: a login made of a name is a handle, dots and all.
+            parts = [_key(part) for part in re.split(r"[._]", match.group(0))]
+            if any(self._plain(part) for part in parts if part):
+                yield Finding(match.start(), match.end(), Kind.HANDLE)
         for match in _LOGIN_TOKEN.finditer(text):
             word = match.group(0)
             if word in self.known.ids or word.lower().replace("’", "'") in self.known.logins:
