@@ -22,6 +22,7 @@ ID = PLACEHOLDER[Kind.ID]
 IP = PLACEHOLDER[Kind.IP]
 PLACEHOLDERS = re.compile(r"\[(?:email|phone|link|someone|address|id|ip)\]")
 _SPACES = re.compile(r"\s+")
+_ASCII_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def clean_characters(text: str) -> str:
@@ -31,6 +32,8 @@ def clean_characters(text: str) -> str:
     ones, so they are caught like any other; control and zero-width characters
     could hide a token from the patterns.
     """
+    if text.isascii():
+        return _ASCII_CONTROL.sub(" ", text)  # most quotes: nothing to fold, nothing hidden
     normal = unicodedata.normalize("NFKC", text)
     return "".join(
         " " if unicodedata.category(character) in ("Cc", "Zl", "Zp") else character
