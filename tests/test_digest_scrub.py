@@ -201,6 +201,7 @@ DIRECTORY = KnownNames.of(
         ("wil green and me swapped", "[someone] and me swapped"),
         ("dev patel's login is old", "[someone]'s login is old"),
         ("fionnuala brennan on ward 7", "[someone] on ward 7"),
+        ("Fionnuala Brennan's list", "[someone]'s list"),
         ("Seun covered my drops", "[someone] covered my drops"),
         ("mick said leave it", "[someone] said leave it"),
         ("obrien rang in", "[someone] rang in"),
@@ -225,6 +226,8 @@ def test_display_name_notes_and_mailboxes_are_not_names() -> None:
     assert {"priya", "raghunathan", "fionnuala", "brennan", "seun", "adeyemi"} <= DIRECTORY.words
     assert not {"she", "her", "north", "depot", "ops", "lead"} & DIRECTORY.words
     assert DIRECTORY.ids == {"U024BE7LH", "29:1f3aKx9PqZ"}
+    assert ("fionnuala", "brennan") in DIRECTORY.pairs
+    assert ("brennan", "fionnuala") not in DIRECTORY.pairs
 
 
 def test_scrubbing_twice_changes_nothing_more() -> None:

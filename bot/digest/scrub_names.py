@@ -143,10 +143,12 @@ def _key(word: str) -> str:
 
 
 def _display_words(display_name: str) -> list[str]:
-    """The name words of a display name: "Jones, Sarah (North depot) - lead" → jones, sarah."""
+    """A display name's words, given name first: "Jones, Sarah (North depot)" → sarah, jones."""
     without_notes = re.sub(r"\(.*?\)|\[.*?\]|\{.*?\}", " ", display_name)
     main = re.split(r"\s[-–—|/•·]\s|\s*[|•·]\s*", without_notes)[0]
-    return [_key(word) for word in _WORD.findall(main)]
+    surname, comma, given = main.partition(",")
+    in_order = f"{given} {surname}" if comma else main  # directories write "Jones, Sarah"
+    return [_key(word) for word in _WORD.findall(in_order)]
 
 
 _FOLDS = str.maketrans({"ı": "i", "ł": "l", "ø": "o", "đ": "d", "ß": "ss", "æ": "ae", "œ": "oe"})
@@ -190,7 +192,8 @@ class KnownNames:
         Args:
             display_names: names from platform profiles ("Sarah Jones", "Jones, Sarah").
             emails: their e-mail addresses; the part before the "@" is a login, and its
-                pieces that are common names ("sarah.jones") are name words too.
+                pieces are name words too when one of them is a name ("seun.adeyemi",
+                not "ops.lead").
             user_ids: platform ids (U024BE7LH) and config identities' ids; short plain
                 words (local trial names such as "ana") are covered by the name lists.
 
@@ -218,8 +221,7 @@ class KnownNames:
             logins.add(local)
             pieces = [piece for piece in re.split(r"[._+\-\d]+", local) if len(piece) > 1]
             # "seun.adeyemi" names Oluwaseun Adeyemi; "ops.lead" names nobody.
-            named = [p in words or p in lists.first or p in lists.last for p in pieces]
-            if any(named):
+            if any(p in words or p in lists.first or p in lists.last for p in pieces):
                 for piece in pieces:
                     words |= _variants(piece)
         ids = {
