@@ -375,3 +375,20 @@ async def people_by_id(session: AsyncSession, person_ids: Sequence[int]) -> list
         return []
     statement = select(Person).where(col(Person.id).in_(list(person_ids))).order_by(col(Person.id))
     return list((await session.exec(statement)).all())
+
+
+@dataclass(frozen=True)
+class PersonName:
+    """What a stored person is known by on their platform."""
+
+    display_name: str
+    email: str
+    platform_user_id: str
+
+
+async def people_names(session: AsyncSession) -> list[PersonName]:
+    """Every stored person's display name, e-mail address and platform id (for scrubbing quotes)."""
+    statement = select(Person.display_name, Person.email, Person.platform_user_id).order_by(
+        col(Person.id)
+    )
+    return [PersonName(*row) for row in (await session.exec(statement)).all()]

@@ -11,6 +11,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.config import LastmileConfig
 from bot.digest.anonymity import Breakdown, effective_k, split_cohorts
+from bot.digest.known_people import scrubbed
 from bot.digest.model import (
     CohortRow,
     CohortTrend,
@@ -23,6 +24,7 @@ from bot.digest.model import (
 )
 from bot.digest.themes import ThemeGroup, all_themes
 from bot.digest.weeks import IsoWeek, weeks_ending
+from storage.people import people_names
 from storage.reports import (
     OutcomeCounts,
     Window,
@@ -81,8 +83,15 @@ async def scope_themes(
     k = effective_k(config.settings.anonymity_k)
     counts = await category_counts(session, scope.programme_id, window, scope.cohorts)
     texts = await free_texts(session, scope.programme_id, window, scope.cohorts)
+    people = await people_names(session)
+
+    def grouped() -> list[ThemeGroup]:
+        # Known names and identifiers leave the words before grouping: no quote, label or slug
+        # can carry them.
+        return all_themes(counts, scrubbed(texts, people, config), k)
+
     # Grouping is CPU work (and scikit-learn's first import is slow): keep the loop free.
-    return await asyncio.to_thread(all_themes, counts, texts, k)
+    return await asyncio.to_thread(grouped)
 
 
 class _WeekCounter:
