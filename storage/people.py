@@ -23,6 +23,7 @@ from storage.models import (
     Person,
     PostedMessage,
     Role,
+    ThemeText,
     ThemeUpdate,
     Workaround,
 )
@@ -192,6 +193,7 @@ async def forget_person(session: AsyncSession, person_id: int) -> None:
         ConversationAddress,
         OutboxMessage,
         PostedMessage,
+        ThemeText,
     )
     for table in owned:
         await session.exec(delete(table).where(col(table.person_id) == person_id))
