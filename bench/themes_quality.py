@@ -106,15 +106,17 @@ def _keep_shown(items: Sequence[Labelled], labels: Sequence[int | None]) -> list
     ]
 
 
-def clustered(encoder: TextEncoder, form: float) -> Grouper:
+def clustered(encoder: TextEncoder, settings: GroupingSettings) -> Grouper:
+    """All texts at once: average-linkage clusters with k people (members near their centre)."""
+
     def group(items: list[Labelled]) -> list[int | None]:
         vectors = encoder.encode([item.text for item in items])
         placed = place(
             vectors,
             [None] * len(items),
             [item.person for item in items],
-            join=1.0,
-            form=form,
+            join=settings.join,
+            form=settings.form,
             min_people=K,
         )
         return _keep_shown(items, placed)
@@ -216,13 +218,13 @@ def candidates(embedder: TextEncoder | None) -> list[tuple[str, Grouper]]:
     lexical = LexicalEncoder()
     found: list[tuple[str, Grouper]] = [
         ("tfidf (before)", today_tfidf),
-        ("lexical", clustered(lexical, LEXICAL.form)),
+        ("lexical", clustered(lexical, LEXICAL)),
         ("lexical, owner seeds", seeded(lexical, LEXICAL, form_new=False)),
         ("lexical, weekly", weekly(lexical, LEXICAL)),
     ]
     if embedder is not None:
         found += [
-            ("minilm", clustered(embedder, MINILM.form)),
+            ("minilm", clustered(embedder, MINILM)),
             ("minilm, owner seeds", seeded(embedder, MINILM, form_new=False)),
             ("minilm, seeds + new", seeded(embedder, MINILM, form_new=True)),
             ("minilm, weekly (shipped)", weekly(embedder, MINILM)),
@@ -265,9 +267,19 @@ def main() -> None:
     if args.sweep:
         print()
         lexical = LexicalEncoder()
-        sweep("lexical form", lambda v: clustered(lexical, v), [0.10, 0.15, 0.2, 0.25, 0.3], items)
+        sweep(
+            "lexical form",
+            lambda v: clustered(lexical, GroupingSettings(v, LEXICAL.join, LEXICAL.seed_join)),
+            [0.05, 0.1, 0.15, 0.2],
+            items,
+        )
         if embedder is not None:
-            sweep("minilm form", lambda v: clustered(embedder, v), [0.2, 0.25, 0.3, 0.35, 0.4], items)
+            sweep(
+                "minilm form",
+                lambda v: clustered(embedder, GroupingSettings(v, MINILM.join, MINILM.seed_join)),
+                [0.2, 0.25, 0.3, 0.35],
+                items,
+            )
             sweep(
                 "minilm seeds join",
                 lambda v: seeded(embedder, GroupingSettings(MINILM.form, MINILM.join, v), False),

@@ -17,9 +17,9 @@ from bot.themes.settings import MINILM
 SIGNAL = [
     "no signal in the yard so I wrote it on paper",
     "super slow on mobile data",
-    "takes ages to refresh when there's poor coverage",
     "no reception at the depot",
     "lost connection in the basement car park",
+    "signal dead at the hospital loading bay",
     "no sginal at all past the bridge",
 ]
 LOGIN = [
@@ -38,8 +38,8 @@ def test_the_packaged_model_loads_and_puts_paraphrases_together() -> None:
     vectors = encoder.encode(SIGNAL + LOGIN + ["thanks"])
     assert vectors.shape == (13, 384)
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-3)
-    similar = float(vectors[1] @ vectors[2])  # "slow on mobile data" ~ "poor coverage"
-    unrelated = float(vectors[1] @ vectors[10])  # ~ "login expired"
+    similar = float(vectors[0] @ vectors[2])  # "no signal in the yard" ~ "no reception"
+    unrelated = float(vectors[0] @ vectors[10])  # ~ "login expired"
     assert similar > unrelated + 0.1
 
 
@@ -80,7 +80,8 @@ def test_new_themes_form_from_paraphrases_and_new_texts_join_them() -> None:
         form=MINILM.form,
         min_people=3,
     )
-    assert again[: len(texts)] == placed
+    # Texts in a theme keep it; texts in none are tried again and may join one now.
+    assert all(after == before for before, after in zip(placed, again) if before is not None)
     assert again[-2:] == [signal, login]
 
 
@@ -110,12 +111,14 @@ def test_the_same_texts_give_the_same_groups_in_any_order() -> None:
 
 def test_a_label_is_a_phrase_someone_wrote_scrubbed() -> None:
     assert label_from(["ok", "call me on 07700 900123 about the signal", "x"]) == (
-        "call me on about the signal"
+        "call me on [phone] about the signal"
     )
+    assert label_from(["call me on 07700 900123 about the signal", "signal gone again"]) == (
+        "signal gone again"
+    )
+    assert label_from(["ok", "👍"]) == "ok"
     assert label_from(["no signal in the yard!!"]) == "no signal in the yard"
     long = "word " * 40
     assert label_from([long]).endswith("…") and len(label_from([long])) <= 81
-    assert slug_for("No signal in the yard", {"signal-yard"}) == "signal-yard-2" or slug_for(
-        "No signal in the yard", {"signal-yard"}
-    ).startswith("signal-yard")
     assert slug_for("No signal in the yard", set()) == "signal-yard"
+    assert slug_for("No signal in the yard", {"signal-yard"}) == "signal-yard-2"

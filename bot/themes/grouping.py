@@ -136,6 +136,11 @@ def place(
         groups.setdefault(label, []).append(row)
     for label in sorted(groups):
         members = groups[label]
+        if len(members) > 1:
+            # A text far from its group's centre was pulled in by the average: leave it out.
+            middle = centre(vectors, members)
+            closeness = np.asarray(vectors[members] @ middle).ravel()
+            members = [row for row, score in zip(members, closeness, strict=True) if score >= join]
         if len({people[i] for i in members if people[i] >= 0}) < min_people:
             continue
         for row in members:

@@ -21,23 +21,30 @@ _SLUG_STOP = frozenset(_STOP_WORDS.split())
 def label_from(candidates: Sequence[str]) -> str:
     """The first candidate that reads as a label: 2 to 14 words once scrubbed, cut short.
 
+    A phrase with nothing scrubbed out is preferred; failing that, the scrubbed phrase
+    with its placeholders ("[phone]") is used, so it still reads as written.
+
     Args:
         candidates: texts of a theme, nearest its centre first.
 
     Returns:
         The phrase (scrubbed, without trailing punctuation), or "" when none fits.
     """
-    fallback = ""
+    readable: list[str] = []
     for text in candidates:
-        cleaned = PLACEHOLDERS.sub("", scrub(text)).strip()
-        cleaned = re.sub(r"\s+", " ", cleaned).strip(" .,;:!?-")
-        if not cleaned:
-            continue
-        words = len(_WORD.findall(cleaned))
-        if 2 <= words <= 14:
+        cleaned = re.sub(r"\s+", " ", scrub(text)).strip(" .,;:!?-")
+        words = len(_WORD.findall(PLACEHOLDERS.sub("", cleaned)))
+        if cleaned and 2 <= words <= 14:
+            if not PLACEHOLDERS.search(cleaned):
+                return _cut(cleaned)
+            readable.append(cleaned)
+    if readable:
+        return _cut(readable[0])
+    for text in candidates:
+        cleaned = re.sub(r"\s+", " ", PLACEHOLDERS.sub("", scrub(text))).strip(" .,;:!?-")
+        if cleaned:
             return _cut(cleaned)
-        fallback = fallback or _cut(cleaned)
-    return fallback
+    return ""
 
 
 def _cut(text: str) -> str:

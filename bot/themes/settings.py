@@ -17,7 +17,7 @@ class GroupingSettings:
     """The same for an owner-named theme, whose centre is its example phrases at first."""
 
 
-MINILM = GroupingSettings(form=0.25, join=0.35, seed_join=0.30)
+MINILM = GroupingSettings(form=0.30, join=0.35, seed_join=0.30)
 LEXICAL = GroupingSettings(form=0.10, join=0.15, seed_join=0.15)
 
 
