@@ -32,7 +32,6 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -67,7 +66,9 @@ def load(seed: int = 11) -> list[Labelled]:
     with (DATA / "frontline_texts.tsv").open(encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle, delimiter="\t"))
     return [
-        Labelled(row["theme"], row["source"], row["text"], rng.randrange(WRITERS), rng.randrange(WEEKS))
+        Labelled(
+            row["theme"], row["source"], row["text"], rng.randrange(WRITERS), rng.randrange(WEEKS)
+        )
         for row in rows
     ]
 
@@ -128,7 +129,11 @@ def seeded(encoder: TextEncoder, settings: GroupingSettings, form_new: bool) -> 
     """Owner-named themes (their example phrases) that texts join; optionally new ones form."""
 
     def group(items: list[Labelled]) -> list[int | None]:
-        examples = [(number, phrase) for number, (_name, phrases) in enumerate(seeds()) for phrase in phrases]
+        examples = [
+            (number, phrase)
+            for number, (_name, phrases) in enumerate(seeds())
+            for phrase in phrases
+        ]
         texts = [phrase for _, phrase in examples] + [item.text for item in items]
         vectors = encoder.encode(texts)
         themes: list[int | None] = [number for number, _ in examples]
@@ -185,15 +190,19 @@ class Scores:
 
 def score(items: Sequence[Labelled], labels: Sequence[int | None], seconds: float) -> Scores:
     truth = [item.theme if item.theme != "noise" else f"noise-{i}" for i, item in enumerate(items)]
-    predicted = [f"t{label}" if label is not None else f"none-{i}" for i, label in enumerate(labels)]
+    predicted = [
+        f"t{label}" if label is not None else f"none-{i}" for i, label in enumerate(labels)
+    ]
     majority: dict[int, str] = {}
     for label in {label for label in labels if label is not None}:
-        counts = Counter(items[i].theme for i, l in enumerate(labels) if l == label)
+        counts = Counter(items[i].theme for i, other in enumerate(labels) if other == label)
         majority[label] = counts.most_common(1)[0][0]
     themed = [i for i, item in enumerate(items) if item.theme != "noise"]
     noise = [i for i, item in enumerate(items) if item.theme == "noise"]
     shown = sum(1 for i in themed if labels[i] is not None)
-    right = sum(1 for i in themed if labels[i] is not None and majority[labels[i]] == items[i].theme)
+    right = sum(
+        1 for i in themed if labels[i] is not None and majority[labels[i]] == items[i].theme
+    )
     taken = sum(1 for i in noise if labels[i] is not None)
     per_truth = Counter(majority.values())
     true_themes = {item.theme for item in items} - {"noise"}
@@ -232,7 +241,9 @@ def candidates(embedder: TextEncoder | None) -> list[tuple[str, Grouper]]:
     return found
 
 
-def sweep(name: str, make: Callable[[float], Grouper], values: Sequence[float], items: list[Labelled]) -> None:
+def sweep(
+    name: str, make: Callable[[float], Grouper], values: Sequence[float], items: list[Labelled]
+) -> None:
     cells = []
     for value in values:
         result = run(name, make(value), items)
@@ -245,7 +256,10 @@ def main() -> None:
     parser.add_argument("--sweep", action="store_true", help="also sweep the thresholds")
     args = parser.parse_args()
     items = load()
-    people = {theme: len({i.person for i in items if i.theme == theme}) for theme in {i.theme for i in items}}
+    people = {
+        theme: len({i.person for i in items if i.theme == theme})
+        for theme in {i.theme for i in items}
+    }
     print(
         f"{len(items)} texts, {len(people) - 1} themes + noise, {WRITERS} writers "
         f"(people per theme {min(v for t, v in people.items() if t != 'noise')}-"

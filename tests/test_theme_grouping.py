@@ -50,7 +50,7 @@ def test_a_model_placed_at_a_path_is_loaded_the_same_way(tmp_path: Path) -> None
     encoder = model_from_path(tmp_path)
     assert encoder.name.startswith("onnx:")
     assert np.allclose(encoder.encode(LOGIN), packaged.encode(LOGIN), atol=1e-5)
-    with pytest.raises(ModelError, match="no model.onnx"):
+    with pytest.raises(ModelError, match=r"no model\.onnx"):
         model_from_path(tmp_path / "missing")
 
 
@@ -81,7 +81,8 @@ def test_new_themes_form_from_paraphrases_and_new_texts_join_them() -> None:
         min_people=3,
     )
     # Texts in a theme keep it; texts in none are tried again and may join one now.
-    assert all(after == before for before, after in zip(placed, again) if before is not None)
+    kept = zip(placed, again, strict=True)
+    assert all(after == before for before, after in kept if before is not None)
     assert again[-2:] == [signal, login]
 
 
