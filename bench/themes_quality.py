@@ -38,7 +38,12 @@ sys.path.insert(0, str(ROOT))
 
 from sklearn.metrics import adjusted_rand_score  # noqa: E402
 
-from bot.themes.encoders import LexicalEncoder, TextEncoder, packaged_model  # noqa: E402
+from bot.themes.encoders import (  # noqa: E402
+    LexicalEncoder,
+    TextEncoder,
+    can_found,
+    packaged_model,
+)
 from bot.themes.grouping import cluster, place  # noqa: E402
 from bot.themes.settings import (  # noqa: E402
     LEXICAL,
@@ -119,6 +124,7 @@ def clustered(encoder: TextEncoder, settings: GroupingSettings) -> Grouper:
             join=settings.join,
             form=settings.form,
             min_people=K,
+            founders=[can_found(item.text) for item in items],
         )
         return _keep_shown(items, placed)
 
@@ -146,6 +152,7 @@ def seeded(encoder: TextEncoder, settings: GroupingSettings, form_new: bool) -> 
             join=settings.seed_join,
             form=settings.form if form_new else 2.0,
             min_people=K,
+            founders=[True] * len(examples) + [can_found(item.text) for item in items],
         )
         return _keep_shown(items, placed[len(examples):])
 
@@ -168,6 +175,7 @@ def weekly(encoder: TextEncoder, settings: GroupingSettings) -> Grouper:
                 join=settings.join,
                 form=settings.form,
                 min_people=3,
+                founders=[can_found(items[i].text) for i in order[:upto]],
             )
         result: list[int | None] = [None] * len(items)
         for position, index in enumerate(order):

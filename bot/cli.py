@@ -151,6 +151,17 @@ async def _digest(args: argparse.Namespace, settings: Settings) -> int:
         await runtime.close()
 
 
+async def _themes(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.runtime import build_runtime
+    from bot.themes.cli import run_themes
+
+    runtime = await build_runtime(settings)
+    try:
+        return await run_themes(runtime, args, sys.stdout, sys.stderr)
+    finally:
+        await runtime.close()
+
+
 async def _apikey_new(args: argparse.Namespace, settings: Settings) -> int:
     from adapters.usage.keys import key_sha256, new_key
     from bot.runtime import load_checked
@@ -239,6 +250,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     digest.add_argument("--out", help="write to this file instead of standard output")
     digest.set_defaults(handler=_digest)
+
+    themes = commands.add_parser(
+        "themes", help="every theme of what people wrote, shown or below k, with its texts"
+    )
+    themes.add_argument("--programme", required=True, help="programme id from the config file")
+    themes.add_argument("--weeks", type=int, default=4, help="weeks up to this one (default 4)")
+    themes.add_argument("--format", choices=("text", "json"), default="text", help="output")
+    themes.set_defaults(handler=_themes)
 
     teams = commands.add_parser("teams", help="Microsoft Teams").add_subparsers(
         dest="teams_command", required=True, metavar="ACTION"

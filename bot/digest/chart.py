@@ -83,6 +83,7 @@ def _draw_marks(
             color=colour,
             fontsize=7,
             va="top",
+            bbox={"facecolor": "white", "edgecolor": "none", "pad": 1},
         )
 
 

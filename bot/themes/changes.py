@@ -3,12 +3,13 @@
 Pure functions over complete weeks only (the unfinished week is never a result).
 
 - A theme's people in the latest week against the three weeks before: the exact
-  conditional test of two Poisson counts (a binomial test of the latest count given
-  the total, `scipy.stats.binomtest`), p < 0.05.
-- Since a release or a "you said, we did" update: the latest week against the week
-  before the release (or the update's own week), the same test with equal weeks.
-- A team's help rate in the latest week against its three weeks before, and against
-  the other teams in the same week: Fisher's exact test on helped / not helped
+  conditional test of two Poisson counts (a binomial test of the latest weeks' count
+  given the total, `scipy.stats.binomtest`), p < 0.05.
+- Since a release or a "you said, we did" update: the complete weeks after the
+  marker's week against up to three weeks before it, the same test.
+- A team's help rate since the latest release against the weeks before it (without a
+  release: the latest week against the three before), and against the other teams in
+  the latest week: Fisher's exact test on helped / not helped
   (`scipy.stats.fisher_exact`), p < 0.05, only with k people on each side.
 
 The most important change is the one an owner can act on first: a change after a
@@ -93,6 +94,16 @@ def _fisher_p(helped: int, used: int, other_helped: int, other_used: int) -> flo
     return float(fisher_exact(table).pvalue)
 
 
+def _around(series: Sequence[int], week: int, last: int) -> tuple[Sequence[int], Sequence[int]]:
+    """The weeks before a marker's week (up to three) and the complete weeks after it."""
+    return series[max(0, week - BASELINE_WEEKS) : week], series[week + 1 : last + 1]
+
+
+def _compare(before: Sequence[int], after: Sequence[int]) -> float:
+    """p-value that the weekly rate after differs from before (exact conditional test)."""
+    return _poisson_p(sum(after), sum(before), len(after) / (len(after) + len(before)))
+
+
 def theme_changes(
     themes: Sequence[ThemeSeries], weeks: Sequence[str], markers: Sequence[Marker]
 ) -> list[Change]:
@@ -103,7 +114,6 @@ def theme_changes(
         return changes
     for theme in themes:
         now = theme.people[last]
-        before = theme.people[max(0, last - BASELINE_WEEKS) : last]
         names: dict[str, str | int] = {"theme": theme.label, "slug": theme.slug, "now": now}
         if now and not any(theme.people[:last]):
             changes.append(Change(ChangeKind.THEME_NEW, 0.0, 2, {**names, "week": weeks[last]}))
@@ -112,12 +122,12 @@ def theme_changes(
         for marker in markers:
             if marker.theme and marker.theme != theme.slug:
                 continue
-            start = marker.week - 1 if not marker.theme else marker.week
-            if not 0 <= start < last:
+            before, after = _around(theme.people, marker.week, last)
+            if not before or not after:
                 continue
-            then = theme.people[start]
-            p = _poisson_p(now, then, 0.5)
-            rising = now > then
+            p = _compare(before, after)
+            then, since = sum(before) / len(before), sum(after) / len(after)
+            rising = since > then
             if p >= SIGNIFICANCE or (marker.theme and rising):
                 continue
             kind = ChangeKind.THEME_SINCE_UPDATE if marker.theme else ChangeKind.THEME_SINCE_RELEASE
@@ -128,7 +138,8 @@ def theme_changes(
                     1 if marker.theme else 0,
                     {
                         **names,
-                        "then": then,
+                        "then": round(then),
+                        "now": round(since),
                         "direction": "rose" if rising else "fell",
                         "marker": marker.name,
                         "week": weeks[marker.week],
@@ -136,9 +147,10 @@ def theme_changes(
                 )
             )
             named_with_marker = True
+        before = theme.people[max(0, last - BASELINE_WEEKS) : last]
         if named_with_marker or not before:
             continue
-        p = _poisson_p(now, sum(before), 1 / (len(before) + 1))
+        p = _compare(before, [now])
         mean = sum(before) / len(before)
         if p < SIGNIFICANCE and now != mean:
             kind = ChangeKind.THEME_RISING if now > mean else ChangeKind.THEME_FALLING
@@ -177,31 +189,37 @@ def team_changes(
     changes: list[Change] = []
     last = len(weeks) - 1
     releases = [m for m in markers if not m.theme]
+    release = next((m for m in reversed(releases) if 0 < m.week < last), None)
     for team in teams:
         now = team.weeks[last] if last >= 0 else None
         if now is None:
             continue
         helped, used = _help(now)
-        baseline = _pooled(team.weeks[max(0, last - BASELINE_WEEKS) : last])
-        if baseline is not None and used and baseline.respondents >= k:
+        if release is not None:
+            # Around a release: the complete weeks since it against the weeks before it.
+            after = _pooled(team.weeks[release.week + 1 : last + 1])
+            baseline = _pooled(team.weeks[max(0, release.week - BASELINE_WEEKS) : release.week])
+        else:
+            after = now
+            baseline = _pooled(team.weeks[max(0, last - BASELINE_WEEKS) : last])
+        if after is not None and baseline is not None and baseline.respondents >= k:
+            after_helped, after_used = _help(after)
             then_helped, then_used = _help(baseline)
-            if then_used:
-                p = _fisher_p(helped, used, then_helped, then_used)
+            if then_used and after_used:
+                p = _fisher_p(after_helped, after_used, then_helped, then_used)
                 if p < SIGNIFICANCE:
-                    since = [m for m in releases if last - BASELINE_WEEKS < m.week <= last]
+                    rose = after_helped * then_used > then_helped * after_used
                     changes.append(
                         Change(
                             ChangeKind.TEAM_HELP,
                             p,
-                            0 if since else 2,
+                            0 if release is not None else 2,
                             {
                                 "team": team.name,
                                 "then": _percent(then_helped, then_used),
-                                "now": _percent(helped, used),
-                                "direction": (
-                                    "rose" if helped * then_used > then_helped * used else "fell"
-                                ),
-                                "marker": since[-1].name if since else "",
+                                "now": _percent(after_helped, after_used),
+                                "direction": "rose" if rose else "fell",
+                                "marker": release.name if release is not None else "",
                                 "p": f"{p:.3f}",
                             },
                         )

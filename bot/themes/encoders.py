@@ -61,6 +61,11 @@ def clean_text(text: str) -> str:
     return _REPEATS.sub(r"\1\1", cleaned)
 
 
+def can_found(text: str) -> bool:
+    """True when a text says enough to start a theme: two words or more ("ok" does not)."""
+    return sum(1 for word in _WORD.findall(clean_text(text)) if len(word) > 1) >= 2
+
+
 def _stem(word: str) -> str:
     for suffix in _SUFFIXES:
         if len(word) > len(suffix) + 3 and word.endswith(suffix):

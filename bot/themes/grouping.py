@@ -89,6 +89,27 @@ def nearest_first(vectors: Vectors, members: Sequence[int]) -> list[int]:
     return [members[i] for i in order]
 
 
+def _refine(
+    vectors: Vectors, loose: Sequence[int], groups: list[list[int]], join: float, rounds: int = 2
+) -> list[list[int]]:
+    """Move each loose text to the nearest group centre (or none), a few times over.
+
+    Average linkage can chain two topics together through a few in-between texts;
+    re-assigning to the centres lets each text go where it is closest.
+    """
+    for _ in range(rounds):
+        if not groups:
+            return groups
+        centres = np.vstack([centre(vectors, members) for members in groups])
+        nearest = assign(vectors[list(loose)], centres, join)
+        moved: list[list[int]] = [[] for _ in groups]
+        for row, index in zip(loose, nearest, strict=True):
+            if index >= 0:
+                moved[index].append(row)
+        groups = [members for members in moved if members]
+    return groups
+
+
 def place(
     vectors: Vectors,
     themes: Sequence[int | None],
@@ -97,6 +118,7 @@ def place(
     join: float,
     form: float,
     min_people: int,
+    founders: Sequence[bool] | None = None,
 ) -> list[int | None]:
     """Place texts into themes: join the nearest known theme, else form new ones.
 
@@ -110,6 +132,8 @@ def place(
         form: how close, on average, texts must be to form a new theme (above 1:
             no new themes).
         min_people: how many distinct people a new theme needs.
+        founders: which rows may start a new theme (default all); the others,
+            such as one-word replies, can only join one.
 
     Returns:
         Each row's theme after placing: known numbers are kept, new themes get
@@ -128,21 +152,20 @@ def place(
                     placed[row] = known[index]
     loose = [i for i, theme in enumerate(placed) if theme is None]
     next_number = (max(known) + 1) if known else 0
-    if len(loose) < 2 or form > 1.0:
+    able = [i for i in loose if founders is None or founders[i]]
+    if len(able) < 2 or form > 1.0:
         return placed
-    labels = cluster(vectors[loose], form)
-    groups: dict[int, list[int]] = {}
-    for row, label in zip(loose, labels, strict=True):
-        groups.setdefault(label, []).append(row)
-    for label in sorted(groups):
-        members = groups[label]
-        if len(members) > 1:
-            # A text far from its group's centre was pulled in by the average: leave it out.
-            middle = centre(vectors, members)
-            closeness = np.asarray(vectors[members] @ middle).ravel()
-            members = [row for row, score in zip(members, closeness, strict=True) if score >= join]
-        if len({people[i] for i in members if people[i] >= 0}) < min_people:
-            continue
+    labels = cluster(vectors[able], form)
+    clusters: dict[int, list[int]] = {}
+    for row, label in zip(able, labels, strict=True):
+        clusters.setdefault(label, []).append(row)
+
+    def enough(members: list[int]) -> bool:
+        starters = [i for i in members if founders is None or founders[i]]
+        return len({people[i] for i in starters if people[i] >= 0}) >= min_people
+
+    groups = _refine(vectors, loose, [m for _, m in sorted(clusters.items()) if enough(m)], join)
+    for members in sorted((m for m in groups if enough(m)), key=min):
         for row in members:
             placed[row] = next_number
         next_number += 1

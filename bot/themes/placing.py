@@ -22,7 +22,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.config import LastmileConfig
 from bot.digest.themes import FIXED_SLUGS, normalise_slug
-from bot.themes.encoders import TextEncoder, default_encoder
+from bot.themes.encoders import TextEncoder, can_found, default_encoder
 from bot.themes.grouping import nearest_first, place
 from bot.themes.labels import label_from, slug_for
 from bot.themes.settings import settings_for
@@ -141,6 +141,7 @@ def _compute(
     themes: list[int | None] = [theme for theme, _ in examples]
     themes += [theme if theme in live else None for theme in current]
     people = [-1] * len(examples) + [text.person_id for text in texts]
+    founders = [True] * len(examples) + [can_found(text.text) for text in texts]
     loose = [i for i, theme in enumerate(themes) if theme is None]
     # Only the newest loose texts are clustered: clustering is quadratic.
     held = set(loose[:-MAX_LOOSE]) if len(loose) > MAX_LOOSE else set()
@@ -152,6 +153,7 @@ def _compute(
         join=settings.join if not examples else min(settings.join, settings.seed_join),
         form=settings.form,
         min_people=MIN_PEOPLE,
+        founders=[founders[i] for i in keep],
     )
     placed: list[int | None] = list(themes)
     for position, index in enumerate(keep):
