@@ -350,11 +350,11 @@ def trends_report(trends: Trends, w: Wording) -> Report:
         Section(w("trends.summary"), lines=_summary(trends.series, trends.k, w)),
         Section(w("trends.overall"), lines=tuple(_trend_line(p, w) for p in trends.series)),
     ]
-    if trends.themes:
-        sections.append(Section(w("trends.themes"), lines=_theme_trend_lines(trends, w)))
     for cohort in trends.cohorts:
         name = cohort.name if cohort.cohort_id is not None else w("digest.other_teams")
         sections.append(Section(scrub(name), lines=tuple(_trend_line(p, w) for p in cohort.points)))
+    if trends.themes:
+        sections.append(Section(w("trends.themes"), lines=_theme_trend_lines(trends, w)))
     return Report(
         title=w(
             "trends.title",
