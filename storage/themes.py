@@ -213,10 +213,13 @@ async def set_themes(session: AsyncSession, theme_of: dict[int, int | None]) -> 
         by_theme.setdefault(theme_id, []).append(row_id)
     for theme_id, row_ids in by_theme.items():
         for start in range(0, len(row_ids), 500):
+            # No session sync: the caller holds thousands of these rows, and does not
+            # read their theme ids again in this transaction.
             await session.exec(
                 update(ThemeText)
                 .where(col(ThemeText.id).in_(row_ids[start : start + 500]))
                 .values(theme_id=theme_id)
+                .execution_options(synchronize_session=False)
             )
 
 
@@ -282,3 +285,22 @@ async def add_placed_texts(session: AsyncSession, rows: Sequence[dict[str, Any]]
             .on_conflict_do_nothing(index_elements=["source", "source_id"])
         )
         await session.exec(statement)
+
+
+async def unplaced_count(session: AsyncSession, programme_id: str, window: Window) -> int:
+    """Texts written in the window that theme building has not seen yet (cheap: two counts)."""
+    from sqlalchemy import func
+
+    union = _pool_statement(programme_id, window, None).subquery()
+    written = (await _rows(session, select_columns(func.count()).select_from(union)))[0][0]
+    placed = (
+        await _rows(
+            session,
+            select_columns(func.count()).where(
+                col(ThemeText.programme_id) == programme_id,
+                col(ThemeText.created_at) >= window.start,
+                col(ThemeText.created_at) < window.end,
+            ),
+        )
+    )[0][0]
+    return max(0, int(written) - int(placed))

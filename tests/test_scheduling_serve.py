@@ -39,7 +39,13 @@ async def test_the_scheduler_fires_every_job(runtime: Runtime) -> None:
         async with asyncio.timeout(10):
             await queued.wait()
             await scheduler.wait_for_runs(1)
-        assert sorted(scheduler.job_names()) == ["checkins", "digests", "expiry", "reminders"]
+        assert sorted(scheduler.job_names()) == [
+            "checkins",
+            "digests",
+            "expiry",
+            "reminders",
+            "themes",
+        ]
     finally:
         await scheduler.stop()
     assert not scheduler.scheduler.running

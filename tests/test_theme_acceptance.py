@@ -19,7 +19,8 @@ from bot.digest.report import digest_report
 from bot.replies import Report, Text, reply_from_dict
 from bot.runtime import Runtime
 from bot.themes.cli import run_themes
-from storage.models import Answer, OutboxMessage, Person
+from bot.themes.jobs import place_new_texts
+from storage.models import Answer, OutboxMessage, Person, ThemeText
 from storage.reports import Window
 from storage.themes import pool_texts
 from tests.conftest import FakeClock
@@ -151,6 +152,16 @@ async def test_a_theme_keeps_its_id_and_label_while_texts_join_and_owners_rename
     )
     assert {"id", "label", "people", "shown", "texts"} <= set(audit["themes"][0])
     assert all(set(item) >= {"text", "source"} for item in audit["ungrouped"])
+
+
+async def test_the_theme_job_places_new_texts_once(pilot: Runtime) -> None:
+    span = Window(WEEKS[0].window(ZoneInfo("Europe/London")).start, MONDAY_W48)
+    assert await place_new_texts(pilot, MONDAY_W48) == 1
+    assert await place_new_texts(pilot, MONDAY_W48) == 0  # nothing new: no work
+    async with pilot.db.session() as session:
+        written = await pool_texts(session, "routing", span)
+        placed = (await session.exec(select(ThemeText))).all()
+    assert len(placed) == len(written) and all(row.vector for row in placed)
 
 
 async def test_an_update_reaches_every_contributor_once_with_linked_reason_pickers(

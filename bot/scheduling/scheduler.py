@@ -15,6 +15,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from bot.runtime import Runtime
 from bot.scheduling.checkins import expire_checkins, queue_due_checkins, send_reminders
 from bot.scheduling.digests import queue_due_digests
+from bot.themes.jobs import place_new_texts
 
 logger = logging.getLogger(__name__)
 
@@ -28,8 +29,12 @@ CHECKIN_TICKS: dict[str, Tick] = {
 
 
 def ticks() -> dict[str, Tick]:
-    """Every minute job: check-ins, reminders, expiry and the weekly digests."""
-    return {**CHECKIN_TICKS, "digests": partial(queue_due_digests, done=set())}
+    """Every minute job: check-ins, reminders, expiry, weekly digests, placing new texts."""
+    return {
+        **CHECKIN_TICKS,
+        "digests": partial(queue_due_digests, done=set()),
+        "themes": place_new_texts,
+    }
 
 
 class CheckinScheduler:
