@@ -159,24 +159,34 @@ def seeded(encoder: TextEncoder, settings: GroupingSettings, form_new: bool) -> 
     return group
 
 
-def weekly(encoder: TextEncoder, settings: GroupingSettings) -> Grouper:
-    """What the bot does: each week new texts join known themes, the rest may form new ones."""
+def weekly(encoder: TextEncoder, settings: GroupingSettings, with_seeds: bool = False) -> Grouper:
+    """What the bot does: each week new texts join known themes, the rest may form new ones.
+
+    With seeds, the owner's named themes (their example phrases) are known from the start.
+    """
 
     def group(items: list[Labelled]) -> list[int | None]:
+        examples = [
+            (number, phrase)
+            for number, (_name, phrases) in enumerate(seeds() if with_seeds else [])
+            for phrase in phrases
+        ]
         order = sorted(range(len(items)), key=lambda i: (items[i].week, i))
-        vectors = encoder.encode([items[i].text for i in order])
+        vectors = encoder.encode([p for _, p in examples] + [items[i].text for i in order])
+        fixed: list[int | None] = [number for number, _ in examples]
         placed: list[int | None] = []
+        join = min(settings.join, settings.seed_join) if with_seeds else settings.join
         for week in range(WEEKS):
             upto = sum(1 for i in order if items[i].week <= week)
             placed = place(
-                vectors[:upto],
-                placed + [None] * (upto - len(placed)),
-                [items[i].person for i in order[:upto]],
-                join=settings.join,
+                vectors[: len(examples) + upto],
+                fixed + placed + [None] * (upto - len(placed)),
+                [-1] * len(examples) + [items[i].person for i in order[:upto]],
+                join=join,
                 form=settings.form,
                 min_people=3,
-                founders=[can_found(items[i].text) for i in order[:upto]],
-            )
+                founders=[True] * len(examples) + [can_found(items[i].text) for i in order[:upto]],
+            )[len(examples) :]
         result: list[int | None] = [None] * len(items)
         for position, index in enumerate(order):
             result[index] = placed[position]
@@ -245,6 +255,7 @@ def candidates(embedder: TextEncoder | None) -> list[tuple[str, Grouper]]:
             ("minilm, owner seeds", seeded(embedder, MINILM, form_new=False)),
             ("minilm, seeds + new", seeded(embedder, MINILM, form_new=True)),
             ("minilm, weekly (shipped)", weekly(embedder, MINILM)),
+            ("minilm, weekly + owner seeds (shipped)", weekly(embedder, MINILM, with_seeds=True)),
         ]
     return found
 
