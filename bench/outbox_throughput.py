@@ -29,8 +29,10 @@ from bot.config import Settings, example_config_path
 from bot.delivery import Outbound, Recipient
 from bot.delivery_loop import DeliveryLoop
 from bot.outgoing import payload_of
+from bot.platform import Connection
 from bot.replies import Text, reply_from_dict
 from bot.runtime import Runtime, build_runtime
+from lastmile.platforms import PLATFORMS
 from storage.migrate import upgrade_sync
 from storage.models import OutboxMessage, Person
 from storage.outbox import claim_due, record_delivery
@@ -104,7 +106,8 @@ async def seed(runtime: Runtime, people: int, messages: int) -> None:
 
 
 async def drain_with_loop(runtime: Runtime, sender: RecordingSender) -> None:
-    runtime.senders[PLATFORM] = sender
+    # No platform's rate limits: the loop itself is measured.
+    runtime.platforms[PLATFORM] = Connection(PLATFORMS["local"], sender)
     loop = DeliveryLoop(runtime)
     while await loop.deliver_due():
         pass

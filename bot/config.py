@@ -140,6 +140,15 @@ class GeneralSettings(_Strict):
     admins: tuple[Identity, ...] = ()
 
 
+class SeedTheme(_Strict):
+    """A theme the programme owner names before people write: a name and example phrases."""
+
+    name: str = Field(min_length=1, max_length=80)
+    examples: tuple[str, ...] = Field(min_length=1)
+    reasons: tuple[str, ...] = ()
+    """Fixed answers (slugs such as `no-access`) whose pickers hear this theme's updates."""
+
+
 class ProgrammeConfig(_Strict):
     """A pilot of one AI tool."""
 
@@ -150,6 +159,7 @@ class ProgrammeConfig(_Strict):
     digest_destination: str = ""
     digest_schedule: str = "mon 09:00"
     api_key_sha256: str = ""
+    themes: tuple[SeedTheme, ...] = ()
 
     @field_validator("digest_schedule")
     @classmethod

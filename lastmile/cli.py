@@ -153,6 +153,17 @@ async def _digest(args: argparse.Namespace, settings: Settings) -> int:
         await runtime.close()
 
 
+async def _themes(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.themes.cli import run_themes
+    from lastmile.server import runtime_for
+
+    runtime = await runtime_for(settings)
+    try:
+        return await run_themes(runtime, args, sys.stdout, sys.stderr)
+    finally:
+        await runtime.close()
+
+
 async def _apikey_new(args: argparse.Namespace, settings: Settings) -> int:
     from adapters.usage.keys import key_sha256, new_key
     from bot.runtime import load_checked
@@ -236,6 +247,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     digest.add_argument("--out", help="write to this file instead of standard output")
     digest.set_defaults(handler=_digest)
+
+    themes = commands.add_parser(
+        "themes", help="every theme of what people wrote, shown or below k, with its texts"
+    )
+    themes.add_argument("--programme", required=True, help="programme id from the config file")
+    themes.add_argument("--weeks", type=int, default=4, help="weeks up to this one (default 4)")
+    themes.add_argument("--format", choices=("text", "json"), default="text", help="output")
+    themes.set_defaults(handler=_themes)
 
     for plugin in PLATFORMS.values():
         plugin.add_commands(commands)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -247,3 +247,55 @@ class SentMessage(SQLModel, table=True):
     person_id: int | None = Field(default=None, index=True)
     ref: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     created_at: datetime = Field(index=True)
+
+
+class Theme(SQLModel, table=True):
+    """A theme of what people wrote: its stable slug and readable label, kept week to week."""
+
+    __table_args__ = (UniqueConstraint("programme_id", "slug"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    programme_id: str = Field(max_length=64, index=True)
+    slug: str = Field(max_length=64)
+    label: str
+    named_by_owner: bool = False
+    """True for a theme an owner named in the config, or renamed."""
+    seed: bool = False
+    """Declared in the config with example phrases."""
+    merged_into: int | None = None
+    links: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    """Fixed answers (their slugs) whose pickers also hear the theme's updates."""
+    created_at: datetime
+
+
+class ThemeText(SQLModel, table=True):
+    """One written text's place: which theme it is in (none yet), and its cached vector.
+
+    The words stay in their own table (workaround, override, answer, note, day-30);
+    this row refers to them by source and id and is erased with its writer.
+    """
+
+    __table_args__ = (UniqueConstraint("source", "source_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    programme_id: str = Field(max_length=64, index=True)
+    source: str = Field(max_length=16)  # workaround | override | not_used | note | day30
+    source_id: int
+    person_id: int = Field(index=True)
+    cohort_id: str = Field(default="", max_length=64)
+    theme_id: int | None = Field(default=None, index=True)
+    encoder: str = Field(default="", max_length=40)
+    vector: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    created_at: datetime = Field(index=True)
+
+
+class Release(SQLModel, table=True):
+    """A release of a programme's tool: named by an owner, or first seen on the usage API."""
+
+    __table_args__ = (UniqueConstraint("programme_id", "version"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    programme_id: str = Field(max_length=64, index=True)
+    version: str = Field(max_length=64)
+    origin: str = Field(default="owner", max_length=16)  # owner | usage_api
+    released_at: datetime

@@ -25,6 +25,7 @@ from storage.models import (
     Person,
     Role,
     SentMessage,
+    ThemeText,
     ThemeUpdate,
     Workaround,
 )
@@ -323,6 +324,7 @@ async def forget_person(session: AsyncSession, person_id: int) -> None:
         ConversationAddress,
         OutboxMessage,
         SentMessage,
+        ThemeText,
     )
     for table in owned:
         await session.exec(delete(table).where(col(table.person_id) == person_id))

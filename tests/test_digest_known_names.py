@@ -69,7 +69,8 @@ async def test_a_known_name_in_stored_notes_never_reaches_a_rendered_digest(
     }
     for name, output in rendered.items():
         assert not LEAK.search(output), f"her name is in the {name} digest"
-    quotes = [q for theme in json.loads(rendered["json"])["themes"] for q in theme["quotes"]]
+    data = json.loads(rendered["json"])
+    quotes = [q for theme in data["written_themes"] for q in theme["quotes"]]
     assert any("paper sheet" in quote and "[someone]" in quote for quote in quotes), quotes
     # Only the directory knows her surname: common names alone would have let it through.
     assert LEAK.search(scrub(NOTES["e1"]))

@@ -29,30 +29,46 @@ def _sections(report: Report) -> dict[str, tuple[str, ...]]:
 async def test_owner_sees_weeks_teams_and_a_summary(pilot: Runtime) -> None:
     (report,) = await say(pilot, "olu", "trends")
     assert isinstance(report, Report)
-    assert report.title == "RoutePilot trends: Route planner pilot, 2026-W41 to 2026-W48"
+    # Complete weeks only: on Monday of W48 the trends end with W47.
+    assert report.title == "RoutePilot trends: Route planner pilot, 2026-W40 to 2026-W47"
     sections = _sections(report)
-    assert list(sections) == ["Summary", "All teams", "North depot", "South depot", "Other teams"]
+    assert list(sections) == [
+        "What changed",
+        "Summary",
+        "All teams",
+        "North depot",
+        "South depot",
+        "Other teams",
+        "Themes, people per week",
+    ]
+    assert sections["What changed"] == (
+        "New theme: “scanner lost signal, wrote it down; mail [email] or [phone]” "
+        "[scanner-lost], 5 people in 2026-W47.",
+    )
+    (scanner,) = sections["Themes, people per week"]
+    assert scanner.startswith("scanner lost signal") and scanner.endswith(
+        "[scanner-lost]: 0 · 0 · 0 · 0 · 0 · 0 · 0 · 5 (new)"
+    )
     assert sections["Summary"][:2] == (
         "Response rate went from 100% in 2026-W46 to 84% in 2026-W47.",
         "Helped went from 60% in 2026-W46 to 52% in 2026-W47.",
     )
     overall = sections["All teams"]
     assert len(overall) == 8
-    assert overall[0] == "2026-W41: too few answers"
-    assert overall[5] == (
+    assert overall[0] == "2026-W40: too few answers"
+    assert overall[6] == (
         "2026-W46: response 100% · helped 60% · partly 20% · no 20% · not used 17% (6 people)"
     )
-    assert overall[6] == (
+    assert overall[7] == (
         "2026-W47: response 84% · helped 52% · partly 24% · no 24% · not used 14% (17 people)"
     )
-    assert overall[7] == "2026-W48: too few answers"
-    assert sections["North depot"][5:7] == (
+    assert sections["North depot"][6:8] == (
         "2026-W46: response 100% · helped 60% · partly 20% · no 20% · not used 17% (6 people)",
         "2026-W47: response 79% · helped 56% · partly 22% · no 22% · not used 10% (6 people)",
     )
     # South and the fold reach k only in week 47; before, they are gaps.
-    assert sections["South depot"][5] == "2026-W46: too few answers"
-    assert sections["Other teams"][6] == (
+    assert sections["South depot"][6] == "2026-W46: too few answers"
+    assert sections["Other teams"][7] == (
         "2026-W47: response 83% · helped 50% · partly 25% · no 25% · not used 20% (6 people)"
     )
     assert report.chart is not None and report.chart.png.startswith(b"\x89PNG")
@@ -65,7 +81,7 @@ async def test_owner_sees_weeks_teams_and_a_summary(pilot: Runtime) -> None:
 async def test_weeks_are_chosen_within_bounds_by_owners_only(pilot: Runtime) -> None:
     (report,) = await say(pilot, "olu", "trends 12")
     assert isinstance(report, Report)
-    assert report.title.endswith("2026-W37 to 2026-W48")
+    assert report.title.endswith("2026-W36 to 2026-W47")
     assert len(_sections(report)["All teams"]) == 12
     usage = [Text("Try trends or trends 12 (between 2 and 12 weeks).")]
     assert await say(pilot, "olu", "trends 40") == usage

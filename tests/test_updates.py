@@ -80,12 +80,14 @@ async def test_each_contributor_hears_once_and_nobody_else_is_named(pilot: Runti
 
 
 async def test_a_free_text_theme_reaches_the_people_who_wrote_it(pilot: Runtime) -> None:
-    replies = await say(pilot, "olu", "update scanner-signal New scanners with offline mode.")
-    assert len(replies) == 1 and "The 5 people who raised scanner-signal" in str(replies[0])
+    # The theme's slug and label come from a phrase one of them wrote (scrubbed).
+    replies = await say(pilot, "olu", "update scanner-lost New scanners with offline mode.")
+    assert len(replies) == 1 and "The 5 people who raised scanner-lost" in str(replies[0])
     notices = await _notices(pilot)
     # s3, s5, e1 and w2 wrote it as a workaround, e3 as a note.
     assert sorted(user for user, _ in notices) == ["e1", "e3", "s3", "s5", "w2"]
-    assert all("In their words: scanner, signal" in text for _, text in notices)
+    label = "scanner lost signal, wrote it down; mail [email] or [phone]"
+    assert all(f'You told us about "{label}"' in text for _, text in notices)
 
 
 async def test_people_who_stopped_are_not_messaged(pilot: Runtime) -> None:
@@ -119,7 +121,7 @@ async def test_themes_below_k_and_unknown_ones_are_refused(pilot: Runtime) -> No
         (reply,) = await say(pilot, "olu", f"update {theme} We fixed it.")
         assert reply == Text(
             f"There is no theme {theme} in the latest digest. Themes you can update: "
-            "old-system, scanner-signal, slower, too-slow"
+            "old-system, slower, too-slow, scanner-lost"
         )
     (usage,) = await say(pilot, "olu", "update old-system")
     assert isinstance(usage, Text) and usage.text.startswith("Write update THEME MESSAGE")

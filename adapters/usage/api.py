@@ -17,6 +17,7 @@ from adapters.usage.body import UsageReport
 from adapters.usage.keys import programme_for_key
 from bot.runtime import Runtime
 from bot.scheduling.triggered import TriggerOutcome, find_participant, trigger_checkin
+from storage.themes import add_release
 
 logger = logging.getLogger(__name__)
 
@@ -104,6 +105,8 @@ class UsageApi:
             return _error(422, "used_at is in the future", "used_at")
         cohorts = {cohort_id: cohort.programme for cohort_id, cohort in config.cohorts.items()}
         async with self.runtime.db.session() as session:
+            if report.version:
+                await add_release(session, report.programme, report.version, "usage_api", now)
             person = await find_participant(
                 session,
                 report.programme,

@@ -33,7 +33,7 @@ class PersonRef(BaseModel):
 
 
 class UsageReport(BaseModel):
-    """`{"programme": …, "person": {…}, "used_at": …, "context": …}`."""
+    """`{"programme": …, "person": {…}, "used_at": …, "context": …, "version": …}`."""
 
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
 
@@ -41,3 +41,5 @@ class UsageReport(BaseModel):
     person: PersonRef
     used_at: AwareDatetime
     context: str = Field(default="", max_length=200)
+    version: str = Field(default="", max_length=64, pattern=r"^[\w.+\-]*$")
+    """The tool's version; the first report of a new one marks a release on the timeline."""

@@ -2,29 +2,43 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.config import LastmileConfig
 from bot.digest.anonymity import Breakdown, effective_k, split_cohorts
-from bot.digest.known_people import scrubbed
+from bot.digest.known_people import scrubber_for
 from bot.digest.model import (
     CohortRow,
     CohortTrend,
     Digest,
     DigestTheme,
     Indispensability,
+    ThemeTrend,
+    TimelineMark,
     Trends,
     UpdateNote,
     WeekPoint,
 )
 from bot.digest.themes import ThemeGroup, all_themes
 from bot.digest.weeks import IsoWeek, weeks_ending
-from storage.people import people_names
+from bot.themes.changes import (
+    BASELINE_WEEKS,
+    Change,
+    ChangeKind,
+    Marker,
+    TeamSeries,
+    ThemeSeries,
+    ranked,
+    team_changes,
+    theme_changes,
+)
+from bot.themes.placing import Placement, update_themes
+from bot.themes.view import ThemeWindow, in_window, summarise
 from storage.reports import (
     OutcomeCounts,
     Window,
@@ -34,6 +48,7 @@ from storage.reports import (
     outcome_counts,
     theme_updates,
 )
+from storage.themes import releases
 
 SERIES_WEEKS = 12
 """Weeks in a digest's trend chart."""
@@ -79,19 +94,89 @@ class Scope:
 async def scope_themes(
     session: AsyncSession, config: LastmileConfig, scope: Scope, window: Window
 ) -> list[ThemeGroup]:
-    """The themes of a window with at least k contributors (person ids kept for updates)."""
+    """The fixed answers of a window with at least k contributors."""
     k = effective_k(config.settings.anonymity_k)
     counts = await category_counts(session, scope.programme_id, window, scope.cohorts)
     texts = await free_texts(session, scope.programme_id, window, scope.cohorts)
-    people = await people_names(session)
+    scrubber = await scrubber_for(session, config)
+    # Known names and identifiers leave the words before any is quoted.
+    return all_themes(counts, scrubber.texts(texts), k)
 
-    def grouped() -> list[ThemeGroup]:
-        # Known names and identifiers leave the words before grouping: no quote, label or slug
-        # can carry them.
-        return all_themes(counts, scrubbed(texts, people, config), k)
 
-    # Grouping is CPU work (and scikit-learn's first import is slow): keep the loop free.
-    return await asyncio.to_thread(grouped)
+async def written_themes(
+    session: AsyncSession, config: LastmileConfig, scope: Scope, window: Window
+) -> tuple[Placement, ThemeWindow]:
+    """Bring the programme's themes up to the window's end; the window's themes."""
+    k = effective_k(config.settings.anonymity_k)
+    placement = await update_themes(session, config, scope.programme_id, window.end)
+    return placement, summarise(placement, window, scope.cohorts, k)
+
+
+def _complete(weeks: Sequence[IsoWeek], now: datetime | None, zone: ZoneInfo) -> int:
+    """How many of the weeks had ended by `now` (all of them when `now` is not given)."""
+    if now is None:
+        return len(weeks)
+    return sum(1 for week in weeks if week.window(zone).end <= now)
+
+
+async def _timeline(
+    session: AsyncSession, programme_id: str, weeks: Sequence[IsoWeek], zone: ZoneInfo
+) -> tuple[list[Marker], tuple[TimelineMark, ...]]:
+    """Releases and updates in the weeks: for the change tests and for the chart."""
+    span = Window(weeks[0].window(zone).start, weeks[-1].window(zone).end)
+    position = {str(week): index for index, week in enumerate(weeks)}
+    markers: list[Marker] = []
+    marks: list[TimelineMark] = []
+    for release in await releases(session, programme_id, span):
+        week = str(IsoWeek.containing(release.released_at, zone))
+        markers.append(Marker(position[week], release.version))
+        marks.append(TimelineMark(week, release.version, "release"))
+    for update in await theme_updates(session, programme_id, span):
+        week = str(IsoWeek.containing(update.created_at, zone))
+        day = update.created_at.astimezone(zone).date().isoformat()
+        markers.append(Marker(position[week], day, update.theme))
+        marks.append(TimelineMark(week, update.theme, "update"))
+    return markers, tuple(marks)
+
+
+def theme_trends(
+    placement: Placement,
+    shown: ThemeWindow,
+    weeks: Sequence[IsoWeek],
+    zone: ZoneInfo,
+    cohorts: Sequence[str] | None,
+) -> list[ThemeSeries]:
+    """People per week in each shown theme."""
+    per_week = [in_window(placement.texts, week.window(zone), cohorts) for week in weeks]
+    return [
+        ThemeSeries(
+            theme.slug,
+            theme.label,
+            tuple(
+                len({item.text.person_id for item in texts if item.theme_id == theme.id})
+                for texts in per_week
+            ),
+        )
+        for theme in shown.shown
+    ]
+
+
+_FLAGS = {
+    ChangeKind.THEME_NEW: "new",
+    ChangeKind.THEME_RISING: "rising",
+    ChangeKind.THEME_FALLING: "falling",
+}
+
+
+def _flags(changes: Sequence[Change]) -> dict[str, str]:
+    flags: dict[str, str] = {}
+    for change in changes:
+        slug = str(change.values.get("slug", ""))
+        if change.kind in _FLAGS:
+            flags[slug] = _FLAGS[change.kind]
+        elif change.kind in (ChangeKind.THEME_SINCE_RELEASE, ChangeKind.THEME_SINCE_UPDATE):
+            flags.setdefault(slug, "rising" if change.values["direction"] == "rose" else "falling")
+    return flags
 
 
 class _WeekCounter:
@@ -150,9 +235,7 @@ def digest_theme(theme: ThemeGroup) -> DigestTheme:
     return DigestTheme(
         family=theme.family,
         slug=theme.slug,
-        source=theme.source,
         category=theme.category,
-        terms=theme.terms,
         mentions=theme.mentions,
         contributors=theme.contributors,
         quotes=theme.quotes,
@@ -160,7 +243,11 @@ def digest_theme(theme: ThemeGroup) -> DigestTheme:
 
 
 async def build_digest(
-    session: AsyncSession, config: LastmileConfig, scope: Scope, week: IsoWeek
+    session: AsyncSession,
+    config: LastmileConfig,
+    scope: Scope,
+    week: IsoWeek,
+    now: datetime | None = None,
 ) -> Digest:
     """One week of a programme or cohort, with k applied to every breakdown.
 
@@ -169,6 +256,8 @@ async def build_digest(
         config: the programmes, cohorts and anonymity_k.
         scope: the programme, or one of its cohorts.
         week: the ISO week, read in the programme's time zone.
+        now: the moment it is built; weeks not over by then are no result in
+            "what changed" (without it every week counts as over).
 
     Returns:
         The digest data, with nothing in it that identifies a person.
@@ -197,8 +286,23 @@ async def build_digest(
             rows.append(CohortRow(None, "", this_week.other))
     themes_in = theme_window(week, zone)
     themes = await scope_themes(session, config, scope, themes_in)
+    placement, written = await written_themes(session, config, scope, themes_in)
     day30 = await day30_counts(session, scope.programme_id, themes_in.end, scope.cohorts)
     updates = await theme_updates(session, scope.programme_id, week.window(zone))
+    complete = weeks[: _complete(weeks, now, zone)]
+    changes: list[Change] = []
+    marks: tuple[TimelineMark, ...] = ()
+    if len(complete) >= 2:
+        markers, marks = await _timeline(session, scope.programme_id, weeks, zone)
+        changes = theme_changes(
+            theme_trends(placement, written, complete, zone, scope.cohorts),
+            [str(w) for w in complete],
+            markers,
+        )
+        if scope.cohort_id is None:
+            teams = await _team_series(counter, complete, config)
+            totals = [counter.visible_total(i) for i in range(len(complete))]
+            changes += team_changes(teams, totals, [str(w) for w in complete], markers, k)
     return Digest(
         programme_id=scope.programme_id,
         programme_name=programme.name,
@@ -223,13 +327,40 @@ async def build_digest(
         ),
         updates=tuple(UpdateNote(u.theme, u.message, u.created_at) for u in updates),
         series=counter.series(weeks),
+        written=written.shown,
+        outside_people=written.outside_people,
+        changes=tuple(ranked(changes)),
+        marks=marks,
     )
+
+
+async def _team_series(
+    counter: _WeekCounter, weeks: Sequence[IsoWeek], config: LastmileConfig
+) -> list[TeamSeries]:
+    """Named teams per week (None in the weeks they were folded or below k)."""
+    shown: dict[str, list[OutcomeCounts | None]] = {}
+    # The tests look at the latest week and the three before it only.
+    for index in range(max(0, len(weeks) - BASELINE_WEEKS - 1), len(weeks)):
+        breakdown = await counter.breakdown(index)
+        for cohort_id in breakdown.shown:
+            shown.setdefault(cohort_id, [None] * len(weeks))[index] = counter.cohort(
+                index, cohort_id
+            )
+    return [
+        TeamSeries(cohort_name(config, cohort_id), tuple(points))
+        for cohort_id, points in sorted(shown.items())
+    ]
 
 
 async def build_trends(
     session: AsyncSession, config: LastmileConfig, programme_id: str, last: IsoWeek, count: int
 ) -> Trends:
-    """Several weeks of a programme, overall and per team, with k applied week by week."""
+    """Several complete weeks of a programme, overall, per team and per theme, k applied.
+
+    Args:
+        last: the last week shown: callers pass the last complete one, so the
+            unfinished week is never reported as a result.
+    """
     k = effective_k(config.settings.anonymity_k)
     programme = config.programmes[programme_id]
     zone = programme_zone(config, programme_id)
@@ -256,6 +387,21 @@ async def build_trends(
     ]
     if any(point.counts is not None for point in other):
         trends.append(CohortTrend(None, "", tuple(other)))
+    placement, written = await written_themes(
+        session, config, Scope(programme_id), theme_window(last, zone)
+    )
+    markers, marks = await _timeline(session, programme_id, weeks, zone)
+    labels = [str(week) for week in weeks]
+    series = theme_trends(placement, written, weeks, zone, None)
+    changes = theme_changes(series, labels, markers)
+    teams = [
+        TeamSeries(cohort.name, tuple(point.counts for point in cohort.points))
+        for cohort in trends
+        if cohort.cohort_id is not None
+    ]
+    totals = [counter.visible_total(index) for index in range(len(weeks))]
+    changes += team_changes(teams, totals, labels, markers, k)
+    flags = _flags(changes)
     return Trends(
         programme_id=programme_id,
         programme_name=programme.name,
@@ -263,6 +409,12 @@ async def build_trends(
         k=k,
         series=counter.series(weeks),
         cohorts=tuple(trends),
+        themes=tuple(
+            ThemeTrend(theme.slug, theme.label, theme.people, flags.get(theme.slug, ""))
+            for theme in series
+        ),
+        changes=tuple(ranked(changes)),
+        marks=marks,
     )
 
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
+from typing import Any
 
-from bot.digest.model import RATE_NAMES, WeekPoint, percent, rates
+from bot.digest.model import RATE_NAMES, TimelineMark, WeekPoint, percent, rates
 from bot.replies import Image
 from bot.wording import Wording, require
 
@@ -19,6 +20,9 @@ require(
     "digest.chart_rate.no",
     "digest.chart_rate.not_used",
     "digest.chart_too_few",
+    "digest.chart_release",
+    "digest.chart_update",
+    "digest.chart_alt_marks",
 )
 
 # Colour-blind-safe (Okabe–Ito) and told apart by marker too, so a grey print still reads.
@@ -53,7 +57,42 @@ def alt_text(points: Sequence[WeekPoint], w: Wording) -> str:
     )
 
 
-def render_png(points: Sequence[WeekPoint], title: str, w: Wording) -> bytes:
+def _mark_name(mark: TimelineMark, w: Wording) -> str:
+    key = "digest.chart_release" if mark.kind == "release" else "digest.chart_update"
+    return w(key, name=mark.label)
+
+
+def _draw_marks(
+    axes: Any, points: Sequence[WeekPoint], marks: Sequence[TimelineMark], w: Wording
+) -> None:
+    """A dashed line at each release (grey) and update (purple) week, named at the top."""
+    position = {point.week: index for index, point in enumerate(points)}
+    stacked: dict[int, int] = {}
+    for mark in marks:
+        if mark.week not in position:
+            continue
+        x = position[mark.week]
+        colour = "#555555" if mark.kind == "release" else "#CC79A7"
+        axes.axvline(x, color=colour, linestyle="--", linewidth=1.2, zorder=0)
+        level = stacked.get(x, 0)
+        stacked[x] = level + 1
+        axes.text(
+            x + 0.05,
+            100 - 7 * level,
+            _mark_name(mark, w),
+            color=colour,
+            fontsize=7,
+            va="top",
+            bbox={"facecolor": "white", "edgecolor": "none", "pad": 1},
+        )
+
+
+def render_png(
+    points: Sequence[WeekPoint],
+    title: str,
+    w: Wording,
+    marks: Sequence[TimelineMark] = (),
+) -> bytes:
     """Draw the rates per week as a small PNG (weeks with fewer than k people are gaps)."""
     # The object API (Figure + Agg canvas) keeps no global pyplot state and needs no display.
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -92,6 +131,7 @@ def render_png(points: Sequence[WeekPoint], title: str, w: Wording) -> bytes:
     for side in ("top", "right"):
         axes.spines[side].set_visible(False)
     axes.set_title(title, fontsize=11, loc="left")
+    _draw_marks(axes, points, marks, w)
     if all(p.counts is None for p in points):
         axes.text(0.5, 0.5, w("digest.chart_too_few"), transform=axes.transAxes, ha="center")
     else:
@@ -105,6 +145,13 @@ def render_png(points: Sequence[WeekPoint], title: str, w: Wording) -> bytes:
     return buffer.getvalue()
 
 
-def chart_image(points: Sequence[WeekPoint], title: str, w: Wording) -> Image:
-    """The chart as a reply image with its alt text."""
-    return Image(png=render_png(points, title, w), title=title, alt_text=alt_text(points, w))
+def chart_image(
+    points: Sequence[WeekPoint], title: str, w: Wording, marks: Sequence[TimelineMark] = ()
+) -> Image:
+    """The chart as a reply image with its alt text (releases and updates named in both)."""
+    alt = alt_text(points, w)
+    shown = [mark for mark in marks if any(point.week == mark.week for point in points)]
+    if shown:
+        names = ", ".join(f"{_mark_name(m, w)} ({m.week})" for m in shown)
+        alt += " " + w("digest.chart_alt_marks", marks=names)
+    return Image(png=render_png(points, title, w, shown), title=title, alt_text=alt)

@@ -52,7 +52,9 @@ async def run_digest(runtime: Runtime, args: argparse.Namespace, stdout: TextIO)
             return _fail(f"{args.week!r} is not an ISO week: write it like 2026-W47")
         week = parsed
     async with runtime.db.session() as session:
-        digest = await build_digest(session, config, Scope(args.programme, args.cohort), week)
+        digest = await build_digest(
+            session, config, Scope(args.programme, args.cohort), week, runtime.clock()
+        )
     report = digest_report(digest, runtime.wording)
     out = Path(args.out) if args.out else None
     rendered = RENDERERS[args.format](digest, report, runtime.wording, out)

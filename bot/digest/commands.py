@@ -122,7 +122,7 @@ async def digest_command(turn: Turn, args: str) -> list[Reply]:
         if chosen > this_week:
             example = f"{scope.cohort_id or scope.programme_id} {this_week.shifted(-1)}"
             return [Text(turn.w("digest.future_week", week=str(chosen), example=example))]
-        digest = await build_digest(turn.session, turn.config, scope, chosen)
+        digest = await build_digest(turn.session, turn.config, scope, chosen, turn.now)
         replies.append(digest_report(digest, turn.w))
     return replies
 
@@ -145,7 +145,8 @@ async def trends_command(turn: Turn, args: str) -> list[Reply]:
             return [Text(turn.w("trends.usage"))]
     replies: list[Reply] = []
     for programme in programmes:
-        last = IsoWeek.containing(turn.now, programme_zone(turn.config, programme))
+        # Complete weeks only: the week under way is no result yet.
+        last = last_complete_week(turn.now, programme_zone(turn.config, programme))
         trends = await build_trends(turn.session, turn.config, programme, last, weeks)
         replies.append(trends_report(trends, turn.w))
     return replies
@@ -154,7 +155,8 @@ async def trends_command(turn: Turn, args: str) -> list[Reply]:
 async def _theme_list(turn: Turn, programmes: list[str]) -> str:
     slugs: list[str] = []
     for programme in programmes:
-        for _window, themes in await current_themes(turn.session, turn.config, programme, turn.now):
+        found = await current_themes(turn.session, turn.config, programme, turn.now, turn.w)
+        for _window, themes in found:
             slugs.extend(theme.slug for theme in themes if theme.slug not in slugs)
     return ", ".join(slugs) or turn.w("updates.none")
 
@@ -178,7 +180,11 @@ async def update_command(turn: Turn, args: str) -> list[Reply]:
     matches = [
         found
         for programme in programmes
-        if (found := await resolve_theme(turn.session, turn.config, programme, slug, turn.now))
+        if (
+            found := await resolve_theme(
+                turn.session, turn.config, programme, slug, turn.now, turn.w
+            )
+        )
     ]
     if not matches:
         themes = await _theme_list(turn, programmes)
@@ -197,3 +203,8 @@ def install(runtime: Runtime) -> None:
     runtime.engine.add_command("digest", digest_command)
     runtime.engine.add_command("trends", trends_command)
     runtime.engine.add_command("update", update_command)
+    # Themes and releases: owners' commands of their own module (imported late: it uses this one).
+    from bot.themes.commands import release_command, theme_command
+
+    runtime.engine.add_command("theme", theme_command)
+    runtime.engine.add_command("release", release_command)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from bot.themes.changes import Change
+from bot.themes.view import WrittenTheme
 from storage.reports import OutcomeCounts
 
 RATE_NAMES = ("response", "help", "partly", "no", "not_used")
@@ -46,16 +48,34 @@ class CohortRow:
 
 @dataclass(frozen=True)
 class DigestTheme:
-    """A theme shown in a digest (at least k contributors), without any identity."""
+    """A fixed answer shown in a digest (at least k contributors), without any identity."""
 
     family: str
     slug: str
-    source: str
     category: str
-    terms: tuple[str, ...]
     mentions: int
     contributors: int
     quotes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class TimelineMark:
+    """A release of the tool or a "you said, we did" update, drawn on the trend chart."""
+
+    week: str
+    label: str
+    kind: str  # release | update
+
+
+@dataclass(frozen=True)
+class ThemeTrend:
+    """A shown theme's people per complete week, and how it moved."""
+
+    slug: str
+    label: str
+    people: tuple[int, ...]
+    flag: str
+    """new | rising | falling | "" (steady)."""
 
 
 @dataclass(frozen=True)
@@ -116,6 +136,13 @@ class Digest:
     indispensability: Indispensability | None
     updates: tuple[UpdateNote, ...]
     series: tuple[WeekPoint, ...]
+    written: tuple[WrittenTheme, ...] = ()
+    """Themes of what people wrote with k or more people in the theme window."""
+    outside_people: int = 0
+    """People whose words in the window fit no shown theme (shown only when k or more)."""
+    changes: tuple[Change, ...] = ()
+    """What changed, most important first, over complete weeks only."""
+    marks: tuple[TimelineMark, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -137,6 +164,9 @@ class Trends:
     k: int
     series: tuple[WeekPoint, ...]
     cohorts: tuple[CohortTrend, ...]
+    themes: tuple[ThemeTrend, ...] = ()
+    changes: tuple[Change, ...] = ()
+    marks: tuple[TimelineMark, ...] = ()
 
 
 def percent(value: float | None) -> str:

@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 from bot.digest.model import Digest, WeekPoint, rates
-from bot.digest.report import theme_label
+from bot.digest.report import change_line, theme_label
 from bot.digest.scrub import scrub
 from bot.replies import Report, as_plain_text
 from bot.wording import Wording
@@ -117,16 +117,32 @@ def to_json_data(digest: Digest, w: Wording) -> dict[str, Any]:
         {
             "slug": theme.slug,
             "family": theme.family,
-            "source": theme.source,
-            "category": theme.category or None,
+            "source": "category",
+            "category": theme.category,
             "label": theme_label(theme, w),
-            "terms": list(theme.terms),
             "contributors": theme.contributors,
             "mentions": theme.mentions,
             "quotes": list(theme.quotes),
         }
         for theme in digest.themes
     ]
+    data["written_themes"] = [
+        {
+            "slug": theme.slug,
+            "label": theme.label,
+            "people": theme.people,
+            "texts": theme.texts,
+            "sources": dict(theme.sources),
+            "quotes": list(theme.quotes),
+        }
+        for theme in digest.written
+    ]
+    data["not_grouped"] = digest.outside_people if digest.outside_people >= digest.k else None
+    data["changes"] = (
+        [change_line(change, digest.k, w) for change in digest.changes]
+        if digest.counts is not None
+        else []
+    )
     day30 = digest.indispensability
     data["indispensability"] = (
         None

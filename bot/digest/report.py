@@ -17,6 +17,8 @@ from bot.digest.model import (
 )
 from bot.digest.scrub import scrub
 from bot.replies import Report, Section
+from bot.themes.changes import Change
+from bot.themes.view import WrittenTheme
 from bot.wording import Wording, require
 from storage.reports import OutcomeCounts
 
@@ -43,7 +45,6 @@ require(
     "digest.override",
     "digest.not_used_reasons",
     "digest.theme_line",
-    "digest.words_label",
     "digest.quote_line",
     "digest.no_themes",
     "digest.day30",
@@ -59,7 +60,39 @@ require(
     "trends.summary",
     "trends.moved",
     "trends.no_span",
+    "written.heading",
+    "written.line",
+    "written.mostly",
+    "written.source.workaround",
+    "written.source.override",
+    "written.source.not_used",
+    "written.source.note",
+    "written.source.day30",
+    "written.none",
+    "written.outside",
+    "written.outside_few",
+    "changes.heading",
+    "changes.details",
+    "changes.none",
+    "changes.fewer_than",
+    "changes.since",
+    "changes.theme_new",
+    "changes.theme_rising",
+    "changes.theme_falling",
+    "changes.theme_since_release.rose",
+    "changes.theme_since_release.fell",
+    "changes.theme_since_update.fell",
+    "changes.team_help.rose",
+    "changes.team_help.fell",
+    "changes.team_diverges",
+    "trends.themes",
+    "trends.theme_line",
+    "trends.flag.new",
+    "trends.flag.rising",
+    "trends.flag.falling",
 )
+
+LEADING_CHANGES = 3
 
 FAMILY_HEADINGS = {
     "workaround": "digest.workaround",
@@ -69,10 +102,61 @@ FAMILY_HEADINGS = {
 
 
 def theme_label(theme: DigestTheme, w: Wording) -> str:
-    """A theme's name: the fixed answer's wording, or the words people used."""
-    if theme.source == "category":
-        return w(f"{theme.family}.{theme.category}").rstrip("…")
-    return w("digest.words_label", terms=", ".join(theme.terms))
+    """A fixed answer's name, as people saw it on the button."""
+    return w(f"{theme.family}.{theme.category}").rstrip("…")
+
+
+def _count(value: int, k: int, w: Wording) -> str:
+    return str(value) if value >= k else w("changes.fewer_than", k=k)
+
+
+def change_line(change: Change, k: int, w: Wording) -> str:
+    """One change in words; counts of people under k are not given exactly."""
+    values = dict(change.values)
+    for key in ("now", "then"):
+        if isinstance(values.get(key), int):
+            values[key] = _count(int(values[key]), k, w)
+    key = f"changes.{change.kind.value}"
+    if "direction" in values:
+        key = f"{key}.{values['direction']}"
+    if "theme" in values:
+        values["theme"] = scrub(str(values["theme"]))
+    if "team" in values:
+        values["team"] = scrub(str(values["team"]))
+    marker = str(values.get("marker", ""))
+    values["since"] = w("changes.since", marker=marker) if marker else ""
+    return w(key, **values)
+
+
+def change_sections(changes: tuple[Change, ...], k: int, w: Wording) -> list[Section]:
+    """The three most important changes, then the details."""
+    if not changes:
+        return [Section(w("changes.heading"), lines=(w("changes.none"),))]
+    lines = [change_line(change, k, w) for change in changes]
+    sections = [Section(w("changes.heading"), lines=tuple(lines[:LEADING_CHANGES]))]
+    if len(lines) > LEADING_CHANGES:
+        sections.append(Section(w("changes.details"), lines=tuple(lines[LEADING_CHANGES:])))
+    return sections
+
+
+def written_lines(themes: Sequence[WrittenTheme], w: Wording) -> list[str]:
+    """Each shown theme of written words: label, slug, people, main source, quotes."""
+    lines: list[str] = []
+    for theme in themes:
+        source = theme.main_source
+        mostly = w("written.mostly", source=w(f"written.source.{source}")) if source else ""
+        lines.append(
+            w(
+                "written.line",
+                label=theme.label,
+                slug=theme.slug,
+                people=theme.people,
+                times=theme.texts,
+                mostly=mostly,
+            )
+        )
+        lines.extend(w("digest.quote_line", quote=quote) for quote in theme.quotes)
+    return lines
 
 
 def _change(now: float | None, before: float | None, w: Wording) -> str:
@@ -173,6 +257,16 @@ def digest_report(digest: Digest, w: Wording) -> Report:
             Section(w("digest.teams"), lines=tuple(_team_line(r, w) for r in digest.cohorts))
         )
     start, end = digest.theme_start.isoformat(), digest.theme_end.isoformat()
+    if digest.counts is not None:
+        sections.extend(change_sections(digest.changes, digest.k, w))
+    written = written_lines(digest.written, w) or [w("written.none", k=digest.k)]
+    outside = digest.outside_people
+    written.append(
+        w("written.outside", people=outside)
+        if outside >= digest.k
+        else w("written.outside_few", k=digest.k)
+    )
+    sections.append(Section(w("written.heading", start=start, end=end), lines=tuple(written)))
     for family, heading in FAMILY_HEADINGS.items():
         themes = [theme for theme in digest.themes if theme.family == family]
         lines = _theme_lines(themes, w) or (w("digest.no_themes", k=digest.k),)
@@ -199,7 +293,7 @@ def digest_report(digest: Digest, w: Wording) -> Report:
             end=digest.week_end.isoformat(),
         ),
         sections=tuple(sections),
-        chart=chart_image(digest.series, w("digest.chart_title", scope=scope), w),
+        chart=chart_image(digest.series, w("digest.chart_title", scope=scope), w, digest.marks),
         footer=w("digest.footer", k=digest.k),
     )
 
@@ -212,6 +306,19 @@ def _trend_line(point: WeekPoint, w: Wording) -> str:
         week=point.week,
         people=point.counts.respondents,
         **_rate_values(point.counts),
+    )
+
+
+def _theme_trend_lines(trends: Trends, w: Wording) -> tuple[str, ...]:
+    return tuple(
+        w(
+            "trends.theme_line",
+            label=theme.label,
+            slug=theme.slug,
+            weeks=" · ".join(_count(n, trends.k, w) if n else "0" for n in theme.people),
+            flag=w(f"trends.flag.{theme.flag}") if theme.flag else "",
+        )
+        for theme in trends.themes
     )
 
 
@@ -238,13 +345,16 @@ def _summary(series: Sequence[WeekPoint], k: int, w: Wording) -> tuple[str, ...]
 def trends_report(trends: Trends, w: Wording) -> Report:
     """A trend summary: how each rate moved, week by week, overall and per team."""
     weeks = [point.week for point in trends.series]
-    sections = [
+    sections = change_sections(trends.changes, trends.k, w)
+    sections += [
         Section(w("trends.summary"), lines=_summary(trends.series, trends.k, w)),
         Section(w("trends.overall"), lines=tuple(_trend_line(p, w) for p in trends.series)),
     ]
     for cohort in trends.cohorts:
         name = cohort.name if cohort.cohort_id is not None else w("digest.other_teams")
         sections.append(Section(scrub(name), lines=tuple(_trend_line(p, w) for p in cohort.points)))
+    if trends.themes:
+        sections.append(Section(w("trends.themes"), lines=_theme_trend_lines(trends, w)))
     return Report(
         title=w(
             "trends.title",
@@ -254,6 +364,11 @@ def trends_report(trends: Trends, w: Wording) -> Report:
             last=weeks[-1],
         ),
         sections=tuple(sections),
-        chart=chart_image(trends.series, w("digest.chart_title", scope=trends.programme_name), w),
+        chart=chart_image(
+            trends.series,
+            w("digest.chart_title", scope=trends.programme_name),
+            w,
+            trends.marks,
+        ),
         footer=w("digest.footer", k=trends.k),
     )

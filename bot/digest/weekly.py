@@ -49,7 +49,7 @@ async def queue_weekly_digest(runtime: Runtime, programme_id: str, now: datetime
         # Building is the slow part; a replica that finds the row queued skips it.
         if await is_queued(session, key):
             return False
-        digest = await build_digest(session, runtime.config, Scope(programme_id), week)
+        digest = await build_digest(session, runtime.config, Scope(programme_id), week, now)
         report = digest_report(digest, runtime.wording)
         queued = await enqueue(
             session,

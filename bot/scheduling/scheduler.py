@@ -16,6 +16,7 @@ from bot.inbox import purge_handled_events
 from bot.runtime import Runtime
 from bot.scheduling.checkins import expire_checkins, queue_due_checkins, send_reminders
 from bot.scheduling.digests import queue_due_digests
+from bot.themes.jobs import place_new_texts
 
 logger = logging.getLogger(__name__)
 
@@ -30,8 +31,12 @@ CHECKIN_TICKS: dict[str, Tick] = {
 
 
 def ticks() -> dict[str, Tick]:
-    """Every minute job: check-ins, reminders, expiry, inbox upkeep and the weekly digests."""
-    return {**CHECKIN_TICKS, "digests": partial(queue_due_digests, done=set())}
+    """Every minute job: check-ins, reminders, expiry, inbox upkeep, weekly digests, new texts."""
+    return {
+        **CHECKIN_TICKS,
+        "digests": partial(queue_due_digests, done=set()),
+        "themes": place_new_texts,
+    }
 
 
 class CheckinScheduler:

@@ -1,0 +1,1 @@
+"""Themes: what people wrote, grouped by meaning, kept from week to week."""

@@ -1,0 +1,302 @@
+"""Themes in storage: the pool of written text, each text's theme, themes and releases.
+
+Counts (people per theme per week, per cohort) are SQL aggregates; only the
+texts that must be read to place them in themes, or to quote them, are loaded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import case, literal, true, union_all, update
+from sqlalchemy import select as select_columns
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.models import (
+    Answer,
+    CheckIn,
+    Cohort,
+    Day30Response,
+    Note,
+    Override,
+    Person,
+    Release,
+    Theme,
+    ThemeText,
+    Workaround,
+)
+from storage.reports import Window
+
+
+class TextSource(StrEnum):
+    """Where a written text came from."""
+
+    WORKAROUND = "workaround"
+    OVERRIDE = "override"
+    NOT_USED = "not_used"
+    NOTE = "note"
+    DAY30 = "day30"
+
+
+@dataclass(frozen=True)
+class PoolText:
+    """Words someone wrote, with where they came from."""
+
+    source: TextSource
+    source_id: int
+    person_id: int
+    cohort_id: str
+    category: str
+    """The fixed answer given with it ("other" when there was none; a note's class)."""
+    text: str
+    created_at: datetime
+
+
+def _in_cohorts(column: Any, cohorts: Sequence[str] | None) -> Any:
+    return true() if cohorts is None else col(column).in_(list(cohorts))
+
+
+def _pool_statement(programme_id: str, window: Window, cohorts: Sequence[str] | None) -> Any:
+    def checked(
+        source: TextSource, model: Any, category: Any, text: Any, created: Any, *extra: Any
+    ) -> Any:
+        return (
+            select_columns(
+                literal(source.value).label("source"),
+                model.id.label("source_id"),
+                model.person_id.label("person_id"),
+                col(CheckIn.cohort_id).label("cohort_id"),
+                category.label("category"),
+                text.label("text"),
+                created.label("created_at"),
+            )
+            .select_from(model)
+            .join(CheckIn, col(CheckIn.id) == model.checkin_id)
+            .where(
+                col(CheckIn.programme_id) == programme_id,
+                _in_cohorts(CheckIn.cohort_id, cohorts),
+                created >= window.start,
+                created < window.end,
+                text != "",
+                *extra,
+            )
+        )
+
+    other = literal("other")
+    parts = [
+        checked(
+            TextSource.WORKAROUND,
+            Workaround,
+            col(Workaround.kind),
+            col(Workaround.text),
+            col(Workaround.created_at),
+        ),
+        checked(
+            TextSource.OVERRIDE,
+            Override,
+            case((col(Override.reason) == "", other), else_=col(Override.reason)),
+            col(Override.text),
+            col(Override.created_at),
+            col(Override.overridden).is_(True),
+        ),
+        checked(
+            TextSource.NOT_USED,
+            Answer,
+            case((col(Answer.not_used_reason) == "", other), else_=col(Answer.not_used_reason)),
+            col(Answer.not_used_text),
+            col(Answer.answered_at),
+            col(Answer.outcome) == "not_used",
+        ),
+        checked(
+            TextSource.DAY30,
+            Day30Response,
+            literal(""),
+            col(Day30Response.change_first),
+            col(Day30Response.created_at),
+        ),
+        # Notes carry no check-in: the writer's cohort places them in a programme.
+        select_columns(
+            literal(TextSource.NOTE.value).label("source"),
+            col(Note.id).label("source_id"),
+            col(Note.person_id).label("person_id"),
+            col(Person.cohort_id).label("cohort_id"),
+            col(Note.kind).label("category"),
+            col(Note.text).label("text"),
+            col(Note.created_at).label("created_at"),
+        )
+        .select_from(Note)
+        .join(Person, col(Person.id) == col(Note.person_id))
+        .join(Cohort, col(Cohort.id) == col(Person.cohort_id))
+        .where(
+            col(Cohort.programme_id) == programme_id,
+            _in_cohorts(Person.cohort_id, cohorts),
+            col(Note.created_at) >= window.start,
+            col(Note.created_at) < window.end,
+            col(Note.text) != "",
+        ),
+    ]
+    return union_all(*parts)
+
+
+async def _rows(session: AsyncSession, statement: Any) -> list[tuple[Any, ...]]:
+    connection = await session.connection()
+    return [tuple(row) for row in (await connection.execute(statement)).all()]
+
+
+async def pool_texts(
+    session: AsyncSession,
+    programme_id: str,
+    window: Window,
+    cohorts: Sequence[str] | None = None,
+) -> list[PoolText]:
+    """Every text written in a programme in the window, oldest first.
+
+    Workaround and override words (beside a fixed answer or alone), not-used
+    reasons in words, every note whatever its class, and day-30 "change first".
+    """
+    union = _pool_statement(programme_id, window, cohorts).subquery()
+    statement = select_columns(*union.c).order_by(
+        union.c.created_at, union.c.source, union.c.source_id
+    )
+    return [
+        PoolText(
+            TextSource(str(source)),
+            int(source_id),
+            int(person_id),
+            str(cohort_id or ""),
+            str(category or ""),
+            str(text),
+            _aware(created_at),
+        )
+        for source, source_id, person_id, cohort_id, category, text, created_at in await _rows(
+            session, statement
+        )
+    ]
+
+
+def _aware(moment: datetime) -> datetime:
+    from datetime import UTC
+
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+async def placed_texts(
+    session: AsyncSession, programme_id: str, since: datetime | None = None
+) -> list[ThemeText]:
+    """The programme's theme rows (every text seen by theme building), oldest first."""
+    statement = select(ThemeText).where(col(ThemeText.programme_id) == programme_id)
+    if since is not None:
+        statement = statement.where(col(ThemeText.created_at) >= since)
+    statement = statement.order_by(col(ThemeText.created_at), col(ThemeText.id))
+    return list((await session.exec(statement)).all())
+
+
+async def themes_of(session: AsyncSession, programme_id: str) -> list[Theme]:
+    """The programme's themes, merged ones included, in creation order."""
+    statement = select(Theme).where(col(Theme.programme_id) == programme_id).order_by(col(Theme.id))
+    return list((await session.exec(statement)).all())
+
+
+async def set_themes(session: AsyncSession, theme_of: dict[int, int | None]) -> None:
+    """Move texts (ThemeText ids) into themes (None: out of any theme)."""
+    by_theme: dict[int | None, list[int]] = {}
+    for row_id, theme_id in theme_of.items():
+        by_theme.setdefault(theme_id, []).append(row_id)
+    for theme_id, row_ids in by_theme.items():
+        for start in range(0, len(row_ids), 500):
+            # No session sync: the caller holds thousands of these rows, and does not
+            # read their theme ids again in this transaction.
+            await session.exec(
+                update(ThemeText)
+                .where(col(ThemeText.id).in_(row_ids[start : start + 500]))
+                .values(theme_id=theme_id)
+                .execution_options(synchronize_session=False)
+            )
+
+
+async def move_theme_texts(session: AsyncSession, from_theme: int, to_theme: int) -> None:
+    """Every text of one theme into another (a merge)."""
+    await session.exec(
+        update(ThemeText).where(col(ThemeText.theme_id) == from_theme).values(theme_id=to_theme)
+    )
+
+
+async def theme_person_ids(session: AsyncSession, theme_id: int) -> list[int]:
+    """Everyone with a text in the theme, ever (to tell them of an update)."""
+    statement = (
+        select_columns(col(ThemeText.person_id))
+        .where(col(ThemeText.theme_id) == theme_id)
+        .distinct()
+        .order_by(col(ThemeText.person_id))
+    )
+    return [int(row[0]) for row in await _rows(session, statement)]
+
+
+async def add_release(
+    session: AsyncSession, programme_id: str, version: str, origin: str, now: datetime
+) -> bool:
+    """Record a release of the tool; False when that version was already known."""
+    existing = await session.exec(
+        select(Release).where(
+            col(Release.programme_id) == programme_id, col(Release.version) == version
+        )
+    )
+    if existing.first() is not None:
+        return False
+    session.add(Release(programme_id=programme_id, version=version, origin=origin, released_at=now))
+    await session.flush()
+    return True
+
+
+async def releases(session: AsyncSession, programme_id: str, window: Window) -> list[Release]:
+    """The releases in the window, oldest first."""
+    statement = (
+        select(Release)
+        .where(
+            col(Release.programme_id) == programme_id,
+            col(Release.released_at) >= window.start,
+            col(Release.released_at) < window.end,
+        )
+        .order_by(col(Release.released_at), col(Release.id))
+    )
+    return list((await session.exec(statement)).all())
+
+
+async def add_placed_texts(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert theme rows for newly seen texts; a text another replica placed first is kept."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    table = ThemeText.__table__  # type: ignore[attr-defined]
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    for start in range(0, len(rows), 500):
+        statement = (
+            insert(table)
+            .values(list(rows[start : start + 500]))
+            .on_conflict_do_nothing(index_elements=["source", "source_id"])
+        )
+        await session.exec(statement)
+
+
+async def unplaced_count(session: AsyncSession, programme_id: str, window: Window) -> int:
+    """Texts written in the window that theme building has not seen yet (cheap: two counts)."""
+    from sqlalchemy import func
+
+    union = _pool_statement(programme_id, window, None).subquery()
+    written = (await _rows(session, select_columns(func.count()).select_from(union)))[0][0]
+    placed = (
+        await _rows(
+            session,
+            select_columns(func.count()).where(
+                col(ThemeText.programme_id) == programme_id,
+                col(ThemeText.created_at) >= window.start,
+                col(ThemeText.created_at) < window.end,
+            ),
+        )
+    )[0][0]
+    return max(0, int(written) - int(placed))
