@@ -122,16 +122,20 @@ class OwnPostgres:
         return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
 
     def _ctl(self, *args: str) -> None:
+        command = ["runuser", "-u", "postgres", "--", str(self.pg_ctl), "-D", str(self.directory)]
+        # The server must not inherit our pipes (it outlives pg_ctl): output goes to a file.
         subprocess.run(
-            ["runuser", "-u", "postgres", "--", str(self.pg_ctl), "-D", str(self.directory), *args],
+            [*command, *args],
             check=True,
-            capture_output=True,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
             timeout=60,
         )
 
     def start(self) -> None:
         options = f"-p {self.port} -k {self.directory} -c listen_addresses=127.0.0.1 -c fsync=off"
-        self._ctl("-o", options, "-w", "start")
+        self._ctl("-o", options, "-l", str(self.directory / "server.log"), "-w", "start")
 
     def stop(self) -> None:
         self._ctl("-m", "fast", "-w", "stop")
