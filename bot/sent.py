@@ -6,7 +6,7 @@ from typing import Any
 
 from bot.engine import Clock
 from storage.db import Database
-from storage.messages import copies_of, forget_copies, remember_copy
+from storage.messages import copies_of, remember_copy, take_copies
 
 
 class SentCopies:
@@ -35,7 +35,4 @@ class SentCopies:
     async def take(self, token: str) -> list[dict[str, Any]]:
         """The messages showing `token`, forgetting them (the question is answered)."""
         async with self.db.session() as session:
-            found = [dict(row.ref) for row in await copies_of(session, token, self.platform)]
-            if found:
-                await forget_copies(session, token, self.platform)
-        return found
+            return await take_copies(session, token, self.platform)

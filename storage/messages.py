@@ -55,13 +55,17 @@ async def copies_of(session: AsyncSession, token: str, platform: str) -> list[Se
     return list((await session.exec(statement)).all())
 
 
-async def forget_copies(session: AsyncSession, token: str, platform: str) -> None:
-    """The question `token` is answered: its messages on `platform` need no more updates."""
-    await session.exec(
-        delete(SentMessage).where(
-            col(SentMessage.token) == token, col(SentMessage.platform) == platform
-        )
+async def take_copies(session: AsyncSession, token: str, platform: str) -> list[dict[str, Any]]:
+    """Forget the messages on `platform` showing `token` (it is answered); their refs, oldest
+    first, in one statement."""
+    table = SentMessage.__table__  # type: ignore[attr-defined]
+    statement = (
+        table.delete()
+        .where(table.c.token == token, table.c.platform == platform)
+        .returning(table.c.id, table.c.ref)
     )
+    taken = (await session.exec(statement)).all()
+    return [dict(ref or {}) for _id, ref in sorted(taken, key=lambda row: row[0])]
 
 
 async def forget_messages_before(session: AsyncSession, moment: datetime) -> None:
