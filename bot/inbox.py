@@ -141,7 +141,7 @@ class InboxWriter:
             unique: dict[tuple[str, str], NewEvent] = {}
             for event, _future in batch:
                 unique.setdefault((event.platform, event.event_id), event)
-            async with self.db.session() as session:
+            async with self.db.arrivals_session() as session:
                 stored = await store_events(session, list(unique.values()), self.clock())
         except Exception as error:
             logger.warning(

@@ -108,6 +108,17 @@ class Database:
         # busy handler, which sleeps ever longer; within this process transactions take
         # turns on an asyncio lock instead and hand over at once.
         self._turns = _TurnLock() if self.is_sqlite else None
+        # On PostgreSQL storing what arrives has connections of its own, so an
+        # acknowledgement never waits for one that handling or sending holds.
+        self._arrivals = self._sessions
+        self._arrivals_engine: AsyncEngine | None = None
+        if not self.is_sqlite:
+            self._arrivals_engine = create_async_engine(
+                self.url, hide_parameters=True, pool_size=4, max_overflow=0, pool_pre_ping=True
+            )
+            self._arrivals = async_sessionmaker(
+                self._arrivals_engine, class_=AsyncSession, expire_on_commit=False
+            )
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
@@ -119,6 +130,18 @@ class Database:
         async with self._turns.held(), self._sessions() as session, session.begin():
             yield session
 
+    @asynccontextmanager
+    async def arrivals_session(self) -> AsyncIterator[AsyncSession]:
+        """A session for storing what platforms send (the inbox), on its own connections."""
+        if self._arrivals_engine is None:
+            async with self.session() as session:
+                yield session
+            return
+        async with self._arrivals() as session, session.begin():
+            yield session
+
     async def dispose(self) -> None:
         """Close every pooled connection."""
         await self.engine.dispose()
+        if self._arrivals_engine is not None:
+            await self._arrivals_engine.dispose()
