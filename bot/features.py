@@ -1,4 +1,4 @@
-"""Wires optional features (digests, trends, updates) into a runtime's engine."""
+"""Wires optional features (digests, trends, updates, themes) into a runtime's engine."""
 
 from __future__ import annotations
 
@@ -13,11 +13,15 @@ def register_wording() -> None:
     import bot.digest.chart
     import bot.digest.commands
     import bot.digest.report
-    import bot.digest.updates  # noqa: F401
+    import bot.digest.updates
+    import bot.themes.commands  # noqa: F401
 
 
 def install_features(runtime: Runtime) -> None:
     """Register the commands and jobs that features add to the engine."""
     from bot.digest.commands import install as install_digest_commands
+    from bot.themes.commands import release_command, theme_command
 
     install_digest_commands(runtime)
+    runtime.engine.add_command("theme", theme_command)
+    runtime.engine.add_command("release", release_command)

@@ -203,8 +203,3 @@ def install(runtime: Runtime) -> None:
     runtime.engine.add_command("digest", digest_command)
     runtime.engine.add_command("trends", trends_command)
     runtime.engine.add_command("update", update_command)
-    # Themes and releases: owners' commands of their own module (imported late: it uses this one).
-    from bot.themes.commands import release_command, theme_command
-
-    runtime.engine.add_command("theme", theme_command)
-    runtime.engine.add_command("release", release_command)
