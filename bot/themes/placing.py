@@ -21,6 +21,7 @@ import numpy as np
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.config import LastmileConfig
+from bot.digest.anonymity import effective_k
 from bot.digest.known_people import scrubber_for
 from bot.digest.themes import FIXED_SLUGS, normalise_slug
 from bot.themes.encoders import TextEncoder, can_found, default_encoder
@@ -45,7 +46,7 @@ PLACE_WEEKS = 12
 MAX_LOOSE = 2000
 """At most this many of the newest texts in no theme are clustered in one build."""
 MIN_PEOPLE = 3
-"""People a new theme needs (the anonymity threshold decides whether it is shown)."""
+"""The fewest people a theme can be split into (the anonymity threshold is never lower)."""
 
 
 @dataclass(frozen=True)
@@ -110,6 +111,7 @@ def _compute(
     stored: Sequence[bytes | None],
     examples: Sequence[tuple[int, str]],
     live: set[int],
+    min_people: int,
 ) -> tuple[_Plan, Any]:
     """Encode what must be encoded and place the loose texts (runs in a worker thread)."""
     settings = settings_for(encoder.name)
@@ -151,9 +153,10 @@ def _compute(
         vectors[keep],
         [themes[i] for i in keep],
         [people[i] for i in keep],
-        join=settings.join if not examples else min(settings.join, settings.seed_join),
+        join=settings.join,
+        seed_join=settings.seed_join,
         form=settings.form,
-        min_people=MIN_PEOPLE,
+        min_people=min_people,
         founders=[founders[i] for i in keep],
     )
     placed: list[int | None] = list(themes)
@@ -235,8 +238,12 @@ async def update_themes(
         encoder.cacheable and any(data is None for data in stored)
     )
     if unseen or (examples and not any(theme in live for theme in current)):
+        # A new theme needs as many people as a digest needs to show it: a smaller
+        # group would be a theme nobody sees that still pulls texts away from others;
+        # its texts wait, in no theme, for more people to write alike.
+        min_people = effective_k(config.settings.anonymity_k)
         plan, vectors = await asyncio.to_thread(
-            _compute, encoder, texts, current, stored, examples, live
+            _compute, encoder, texts, current, stored, examples, live, min_people
         )
         new_themes = await _create_themes(
             session, programme_id, themes, texts, plan.themes, live, vectors, until
