@@ -33,6 +33,7 @@ from storage.reports import Window
 from storage.themes import (
     PoolText,
     add_placed_texts,
+    lock_theme_building,
     placed_texts,
     pool_texts,
     set_themes,
@@ -203,6 +204,7 @@ async def update_themes(
     programme_id: str,
     until: datetime,
     encoder: TextEncoder | None = None,
+    limit: int | None = None,
 ) -> Placement:
     """Place the texts of the last weeks up to `until` and return where everything is.
 
@@ -212,12 +214,16 @@ async def update_themes(
         programme_id: the programme.
         until: the end of the span (exclusive), usually a digest week's end.
         encoder: the text encoder (default: the sentence model, else lexical).
+        limit: encode and place at most this many texts not seen yet, oldest first;
+            the others are left out of this build and wait for the next one (the
+            minute job's bound on time and memory). None: all of them.
 
     Returns:
         The texts of the span with their themes, and the live themes.
     """
     if encoder is None:
         encoder = await asyncio.to_thread(default_encoder)
+    await lock_theme_building(session, programme_id)
     span = Window(until - timedelta(weeks=PLACE_WEEKS), until)
     # Names the bot knows leave the words before they are grouped, labelled or quoted.
     scrubber = await scrubber_for(session, config)
@@ -230,6 +236,16 @@ async def update_themes(
     examples = await _seed_themes(session, config, programme_id, themes, until)
     live = {theme.id for theme in themes if theme.merged_into is None and theme.id is not None}
     known = [rows.get((text.source.value, text.source_id)) for text in texts]
+    if limit is not None:
+        waiting = [
+            i
+            for i, row in enumerate(known)
+            if row is None or (encoder.cacheable and row.encoder != encoder.name)
+        ]
+        if len(waiting) > limit:
+            later = set(waiting[limit:])
+            texts = [text for i, text in enumerate(texts) if i not in later]
+            known = [row for i, row in enumerate(known) if i not in later]
     current = [row.theme_id if row is not None else None for row in known]
     stored = [
         row.vector if row is not None and row.encoder == encoder.name else None for row in known
