@@ -6,13 +6,14 @@ texts that must be read to place them in themes, or to quote them, are loaded.
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import case, literal, true, union_all, update
+from sqlalchemy import case, func, literal, true, union_all, update
 from sqlalchemy import select as select_columns
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -284,19 +285,34 @@ async def add_placed_texts(session: AsyncSession, rows: Sequence[dict[str, Any]]
 
 
 async def unplaced_count(session: AsyncSession, programme_id: str, window: Window) -> int:
-    """Texts written in the window that theme building has not seen yet (cheap: two counts)."""
-    from sqlalchemy import func
+    """Texts written in the window that theme building has not seen yet.
+
+    Counted text by text (no theme row for its source and id), not as a difference
+    of two totals: texts taken out by a retention purge or a `forget` would
+    otherwise cancel out as many new ones.
+    """
+    from sqlalchemy import and_, exists
 
     union = _pool_statement(programme_id, window, None).subquery()
-    written = (await _rows(session, select_columns(func.count()).select_from(union)))[0][0]
-    placed = (
-        await _rows(
-            session,
-            select_columns(func.count()).where(
-                col(ThemeText.programme_id) == programme_id,
-                col(ThemeText.created_at) >= window.start,
-                col(ThemeText.created_at) < window.end,
-            ),
+    seen = exists().where(
+        and_(
+            col(ThemeText.source) == union.c.source,
+            col(ThemeText.source_id) == union.c.source_id,
         )
-    )[0][0]
-    return max(0, int(written) - int(placed))
+    )
+    statement = select_columns(func.count()).select_from(union).where(~seen)
+    return int((await _rows(session, statement))[0][0])
+
+
+async def lock_theme_building(session: AsyncSession, programme_id: str) -> None:
+    """Make other replicas' theme building for this programme wait for this transaction.
+
+    Two replicas placing the same new texts at once would each form the same new
+    theme. On PostgreSQL a transaction-level advisory lock keyed by the programme
+    makes them take turns (the second then finds the texts placed); SQLite serves
+    one process, whose transactions already take turns.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    key = zlib.crc32(f"lastmile:themes:{programme_id}".encode())
+    await _rows(session, select_columns(func.pg_advisory_xact_lock(key)))

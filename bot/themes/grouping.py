@@ -3,8 +3,9 @@
 Pure functions over L2-normalised rows (numpy or scipy sparse): a dot product is
 a cosine similarity. Average-linkage clustering with a similarity threshold lets
 the number of themes follow what was written; a text joins a known theme when it
-is close enough to the theme's centre (the mean of its texts), so themes keep
-their identity from week to week without clustering all history again.
+is close enough to the theme's centre (the mean of its texts; for an owner-named
+theme, its example phrases weigh as much as all its texts together), so themes
+keep their identity from week to week without clustering all history again.
 """
 
 from __future__ import annotations
@@ -59,22 +60,47 @@ def centre(vectors: Vectors, members: Sequence[int]) -> np.ndarray[Any, Any]:
     return mean / norm if norm > 0 else mean
 
 
-def assign(vectors: Vectors, centres: np.ndarray[Any, Any], min_similarity: float) -> list[int]:
-    """The nearest centre of each row, or -1 when none is close enough.
+def theme_centre(
+    vectors: Vectors, members: Sequence[int], examples: Sequence[int]
+) -> np.ndarray[Any, Any]:
+    """A theme's centre: its texts' mean, pulled halfway to its owner's example phrases.
+
+    Texts that join a theme are partly wrong (a small model confuses near themes), so a
+    centre that is only their mean drifts away from what the owner named week after
+    week; anchoring it to the examples keeps it there while the texts still shape it.
+    """
+    if not examples:
+        return centre(vectors, members)
+    if not members:
+        return centre(vectors, examples)
+    mean: np.ndarray[Any, Any] = centre(vectors, examples) + centre(vectors, members)
+    norm = float(np.linalg.norm(mean))
+    return mean / norm if norm > 0 else mean
+
+
+def assign(
+    vectors: Vectors, centres: np.ndarray[Any, Any], min_similarity: float | Sequence[float]
+) -> list[int]:
+    """The nearest centre of each row, or -1 when it is not close enough.
 
     Args:
         vectors: the texts to place.
         centres: one normalised row per theme.
-        min_similarity: how close a text must be to join a theme.
+        min_similarity: how close a text must be to join a theme (one bar, or one per centre).
     """
     if vectors.shape[0] == 0:
         return []
     if centres.shape[0] == 0:
         return [-1] * vectors.shape[0]
+    bars = (
+        [float(min_similarity)] * centres.shape[0]
+        if isinstance(min_similarity, float | int)
+        else list(min_similarity)
+    )
     scores = similarities(vectors, centres)
     best = scores.argmax(axis=1)
     return [
-        int(index) if scores[row, index] >= min_similarity else -1
+        int(index) if scores[row, index] >= bars[index] else -1
         for row, index in enumerate(best.tolist())
     ]
 
@@ -119,6 +145,7 @@ def place(
     form: float,
     min_people: int,
     founders: Sequence[bool] | None = None,
+    seed_join: float | None = None,
 ) -> list[int | None]:
     """Place texts into themes: join the nearest known theme, else form new ones.
 
@@ -134,6 +161,8 @@ def place(
         min_people: how many distinct people a new theme needs.
         founders: which rows may start a new theme (default all); the others,
             such as one-word replies, can only join one.
+        seed_join: how close a text must be to join a theme with example phrases
+            (default: `join`).
 
     Returns:
         Each row's theme after placing: known numbers are kept, new themes get
@@ -142,12 +171,15 @@ def place(
     placed = list(themes)
     known = sorted({theme for theme in placed if theme is not None})
     if known:
-        centres = np.vstack(
-            [centre(vectors, [i for i, t in enumerate(placed) if t == theme]) for theme in known]
-        )
+        rows: dict[int, tuple[list[int], list[int]]] = {theme: ([], []) for theme in known}
+        for i, theme in enumerate(placed):
+            if theme is not None:
+                rows[theme][1 if people[i] < 0 else 0].append(i)
+        centres = np.vstack([theme_centre(vectors, *rows[theme]) for theme in known])
+        bars = [join if seed_join is None or not rows[theme][1] else seed_join for theme in known]
         loose = [i for i, theme in enumerate(placed) if theme is None]
         if loose:
-            for row, index in zip(loose, assign(vectors[loose], centres, join), strict=True):
+            for row, index in zip(loose, assign(vectors[loose], centres, bars), strict=True):
                 if index >= 0:
                     placed[row] = known[index]
     loose = [i for i, theme in enumerate(placed) if theme is None]

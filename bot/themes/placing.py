@@ -21,6 +21,7 @@ import numpy as np
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.config import LastmileConfig
+from bot.digest.anonymity import effective_k
 from bot.digest.known_people import scrubber_for
 from bot.digest.themes import FIXED_SLUGS, normalise_slug
 from bot.themes.encoders import TextEncoder, can_found, default_encoder
@@ -32,6 +33,7 @@ from storage.reports import Window
 from storage.themes import (
     PoolText,
     add_placed_texts,
+    lock_theme_building,
     placed_texts,
     pool_texts,
     set_themes,
@@ -45,7 +47,7 @@ PLACE_WEEKS = 12
 MAX_LOOSE = 2000
 """At most this many of the newest texts in no theme are clustered in one build."""
 MIN_PEOPLE = 3
-"""People a new theme needs (the anonymity threshold decides whether it is shown)."""
+"""The fewest people a theme can be split into (the anonymity threshold is never lower)."""
 
 
 @dataclass(frozen=True)
@@ -110,6 +112,7 @@ def _compute(
     stored: Sequence[bytes | None],
     examples: Sequence[tuple[int, str]],
     live: set[int],
+    min_people: int,
 ) -> tuple[_Plan, Any]:
     """Encode what must be encoded and place the loose texts (runs in a worker thread)."""
     settings = settings_for(encoder.name)
@@ -151,9 +154,10 @@ def _compute(
         vectors[keep],
         [themes[i] for i in keep],
         [people[i] for i in keep],
-        join=settings.join if not examples else min(settings.join, settings.seed_join),
+        join=settings.join,
+        seed_join=settings.seed_join,
         form=settings.form,
-        min_people=MIN_PEOPLE,
+        min_people=min_people,
         founders=[founders[i] for i in keep],
     )
     placed: list[int | None] = list(themes)
@@ -200,6 +204,7 @@ async def update_themes(
     programme_id: str,
     until: datetime,
     encoder: TextEncoder | None = None,
+    limit: int | None = None,
 ) -> Placement:
     """Place the texts of the last weeks up to `until` and return where everything is.
 
@@ -209,12 +214,16 @@ async def update_themes(
         programme_id: the programme.
         until: the end of the span (exclusive), usually a digest week's end.
         encoder: the text encoder (default: the sentence model, else lexical).
+        limit: encode and place at most this many texts not seen yet, oldest first;
+            the others are left out of this build and wait for the next one (the
+            minute job's bound on time and memory). None: all of them.
 
     Returns:
         The texts of the span with their themes, and the live themes.
     """
     if encoder is None:
         encoder = await asyncio.to_thread(default_encoder)
+    await lock_theme_building(session, programme_id)
     span = Window(until - timedelta(weeks=PLACE_WEEKS), until)
     # Names the bot knows leave the words before they are grouped, labelled or quoted.
     scrubber = await scrubber_for(session, config)
@@ -227,6 +236,16 @@ async def update_themes(
     examples = await _seed_themes(session, config, programme_id, themes, until)
     live = {theme.id for theme in themes if theme.merged_into is None and theme.id is not None}
     known = [rows.get((text.source.value, text.source_id)) for text in texts]
+    if limit is not None:
+        waiting = [
+            i
+            for i, row in enumerate(known)
+            if row is None or (encoder.cacheable and row.encoder != encoder.name)
+        ]
+        if len(waiting) > limit:
+            later = set(waiting[limit:])
+            texts = [text for i, text in enumerate(texts) if i not in later]
+            known = [row for i, row in enumerate(known) if i not in later]
     current = [row.theme_id if row is not None else None for row in known]
     stored = [
         row.vector if row is not None and row.encoder == encoder.name else None for row in known
@@ -235,8 +254,12 @@ async def update_themes(
         encoder.cacheable and any(data is None for data in stored)
     )
     if unseen or (examples and not any(theme in live for theme in current)):
+        # A new theme needs as many people as a digest needs to show it: a smaller
+        # group would be a theme nobody sees that still pulls texts away from others;
+        # its texts wait, in no theme, for more people to write alike.
+        min_people = effective_k(config.settings.anonymity_k)
         plan, vectors = await asyncio.to_thread(
-            _compute, encoder, texts, current, stored, examples, live
+            _compute, encoder, texts, current, stored, examples, live, min_people
         )
         new_themes = await _create_themes(
             session, programme_id, themes, texts, plan.themes, live, vectors, until

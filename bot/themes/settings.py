@@ -14,10 +14,10 @@ class GroupingSettings:
     join: float
     """Cosine similarity to a theme's centre a new text needs to join it."""
     seed_join: float
-    """The same for an owner-named theme, whose centre is its example phrases at first."""
+    """The same for an owner-named theme, whose centre is anchored to its example phrases."""
 
 
-MINILM = GroupingSettings(form=0.30, join=0.35, seed_join=0.30)
+MINILM = GroupingSettings(form=0.30, join=0.40, seed_join=0.33)
 LEXICAL = GroupingSettings(form=0.10, join=0.15, seed_join=0.15)
 
 
