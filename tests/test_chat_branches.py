@@ -82,7 +82,7 @@ async def test_day30_check_queued_then_answered(runtime: Runtime, clock: FakeClo
             session, ana, runtime.config, kind="day30", slot="day30", now=clock.now
         )
         assert checkin is not None
-        await queue_checkin(session, ana, checkin, runtime.config, runtime.wording, clock.now)
+        await queue_checkin(session, ana, checkin, runtime.config, runtime.wordings, clock.now)
     chat = LocalChat(runtime, "ana")
     shown = await chat.deliver_pending()
     assert said(shown, "If RoutePilot went away tomorrow, how would you feel?")

@@ -132,4 +132,4 @@ async def queue_a_checkin(runtime: Runtime, person: Person) -> None:
             session, person, runtime.config, kind="scheduled", slot="e2e", now=now
         )
         assert checkin is not None
-        await queue_checkin(session, person, checkin, runtime.config, runtime.wording, now)
+        await queue_checkin(session, person, checkin, runtime.config, runtime.wordings, now)
