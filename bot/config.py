@@ -162,9 +162,11 @@ class Shift(BaseModel):
         return moment < self.hours.end and (local.weekday() - 1) % 7 in self.days
 
     def default_slots(self) -> tuple[str, ...]:
-        """Two check-ins a week, half an hour before the end of the 2nd and 4th shift."""
+        """Two check-ins a week, half an hour before the end of a shift: the 2nd and 4th
+        of the week (the 1st and 3rd of three, both of two)."""
         ordered = sorted(self.days)
-        picked = [ordered[i] for i in (1, 3) if i < len(ordered)] or ordered[:1]
+        spread = {1: (0,), 2: (0, 1), 3: (0, 2)}.get(len(ordered), (1, 3))
+        picked = [ordered[i] for i in spread]
         end = datetime.combine(date(2000, 1, 3), self.hours.end) - timedelta(minutes=30)
         start = datetime.combine(date(2000, 1, 3), self.hours.start)
         # The slot's calendar day: the next day when the shift is over midnight by then.

@@ -190,7 +190,9 @@ class Engine:
     def _first_contact(self, turn: Turn, event: Event, replies: list[Reply]) -> list[Reply]:
         """The first thing lastmile says to a person starts with what it is."""
         person = turn.person
-        if turn.forgotten or person.welcomed_at is not None or not replies:
+        if turn.forgotten or person.welcomed_at is not None:
+            return replies
+        if not replies and not isinstance(event, MessageReceived):
             return replies
         if isinstance(event, StatusRequested) or getattr(event, "shared", False):
             return replies

@@ -76,7 +76,9 @@ async def test_a_night_shift_is_asked_in_its_shift_and_never_at_half_past_three(
         ("Fri", 5, 30),
     ]
     days = await rows(runtime, CheckIn, cohort_id="days")
-    assert sorted((c.scheduled_for.astimezone(LONDON).hour) for c in days) == [15, 15]
+    # The day cohort's member lives in Chicago: asked at 15:30 there.
+    chicago = ZoneInfo("America/Chicago")
+    assert [c.scheduled_for.astimezone(chicago).hour for c in days] == [15, 15]
     for message in await rows(runtime, OutboxMessage, purpose="checkin"):
         question = message.payload["replies"][-1]["text"]
         checkin = next(c for c in [*nights, *days] if c.id == message.checkin_id)

@@ -354,10 +354,10 @@ def message(state: FlowState, w: Wording) -> Text | Choices | TextRequest:
     """The check-in's one message as it reads at the person's step."""
     done = receipt(state, w)
     so_far = f"{DONE_MARK} {done}" if done else ""
-    if state.step is Step.DONE:
+    if state.step == Step.DONE:
         return Text(_lines(header(state, w), so_far, w(state.close, k=state.k)))
     spec = state.spec
-    first = state.step is FIRST_STEP[state.flow]
+    first = state.step == FIRST_STEP[state.flow]
     asked = "" if first else w(spec.question, tool=state.tool)
     match spec.text:
         case FreeText.NONE:
@@ -418,7 +418,7 @@ def step(state: FlowState, flow_input: FlowInput, w: Wording) -> Transition:
         not the current one (a second tap, an old message) is not accepted and changes
         nothing.
     """
-    if flow_input.step != state.step or state.step is Step.DONE:
+    if flow_input.step != state.step or state.step == Step.DONE:
         return Transition(state, accepted=False)
     spec = state.spec
     memory = dict(state.memory)
@@ -443,7 +443,7 @@ def step(state: FlowState, flow_input: FlowInput, w: Wording) -> Transition:
             return Transition(state, accepted=False)
     records = (RECORDS[fact](memory),) if fact is not None else ()
     moved = _moved(state, following, memory, close)
-    finished = moved.step is Step.DONE
+    finished = moved.step == Step.DONE
     shown = Replace(state.token(), message(moved, w))
     return Transition(None if finished else moved, (shown,), records)
 
