@@ -510,7 +510,10 @@ class SlackSender:
             posted = partly.posted
         except (TimeoutError, SlackApiError, SlackRequestError, ClientError) as error:
             raise classify(error, to_person) from error
-        return posted[0] if posted else {}
+        if not posted:
+            return {}
+        # A check-in's own message is its last one (after lastmile's welcome, the first time).
+        return posted[-1] if message.purpose == "checkin" else posted[0]
 
     async def _locate_answered(self, message: Outbound) -> None:
         # An expiry notice replaces a check-in's buttons; the check-in remembers where

@@ -20,7 +20,13 @@ from botbuilder.schema.teams import TeamsChannelAccount
 from msrest.exceptions import HttpOperationError
 
 from adapters.teams.auth import warm_token
-from adapters.teams.cards import answered_card, card_message, render_message, tokens_of
+from adapters.teams.cards import (
+    answered_card,
+    card_for,
+    card_message,
+    render_message,
+    tokens_of,
+)
 from adapters.teams.errors import CONNECTOR_ERRORS, delivery_failure, status_of
 from adapters.teams.inbound import PLATFORM
 from bot.delivery import Outbound, Recipient, RetryLater, Undeliverable
@@ -203,7 +209,8 @@ class TeamsSender:
         refreshed by the invoke response already); with `resend`, delete those cards and
         post it anew. The cards are remembered under the new version's token."""
         conversation_id = str(reference.conversation.id)
-        new = render_message([reply.reply])
+        # Always a card, as the invoke response shows it: the card stays a card.
+        new = card_message(card_for([reply.reply]))
         await self.copies.take(reply.token)
         if reply.resend or not (targets or refreshed):
             for target in targets:
