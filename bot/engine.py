@@ -25,6 +25,7 @@ from bot.events import (
 from bot.flows.checkin import (
     MAX_TEXT,
     STEPS,
+    Flow,
     FreeText,
     Pick,
     Typed,
@@ -33,7 +34,7 @@ from bot.flows.checkin import (
 )
 from bot.mydata import render_mydata, status_text
 from bot.platform import Inbound
-from bot.replies import Answered, Choices, Option, Reply, Status, Text
+from bot.replies import Answered, Choices, Option, Replace, Reply, Status, Text, TextRequest
 from bot.text import NOTE_LIMIT, clean
 from bot.turn import Turn
 from bot.understand import SmallTalk, choose, normal, small_talk, word_list
@@ -188,18 +189,22 @@ class Engine:
         return Handled(replies, None if turn.forgotten else person.id, turn.w.locale)
 
     def _first_contact(self, turn: Turn, event: Event, replies: list[Reply]) -> list[Reply]:
-        """The first thing lastmile says to a person starts with what it is."""
+        """The first time lastmile asks a person something (or they greet it), it starts
+        with what it is, who sees what, and how to stop."""
         person = turn.person
-        if turn.forgotten or person.welcomed_at is not None:
-            return replies
-        if not replies and not isinstance(event, MessageReceived):
+        if turn.forgotten or person.welcomed_at is not None or person.cohort_id is None:
             return replies
         if isinstance(event, StatusRequested) or getattr(event, "shared", False):
             return replies
+        if isinstance(event, MemberJoined):
+            if event.greet:
+                person.welcomed_at = turn.now  # the install's own welcome said it
+                turn.session.add(person)
+            return replies
+        if not (turn.greeted or _asks_a_checkin(replies)):
+            return replies
         person.welcomed_at = turn.now
         turn.session.add(person)
-        if isinstance(event, MemberJoined):
-            return replies  # the install's own welcome
         return [*welcome(self.config, turn.w, person.cohort_id), *replies]
 
     async def _on_message(self, turn: Turn, event: MessageReceived) -> list[Reply]:
@@ -230,6 +235,7 @@ class Engine:
 
     def _small_talk(self, turn: Turn, talk: SmallTalk) -> list[Reply]:
         if talk is SmallTalk.GREETING and turn.person.welcomed_at is None:
+            turn.greeted = True
             return []  # the welcome says it all (see `_first_contact`)
         return [Text(turn.w(f"understand.reply.{talk}"))]
 
@@ -352,3 +358,13 @@ def welcome(config: LastmileConfig, w: Wording, cohort_id: str | None) -> list[R
     cohort = config.cohorts.get(cohort_id or "")
     tool = config.programmes[cohort.programme].tool if cohort else w("welcome.the_tool")
     return [Text(w("welcome.text", tool=tool, k=config.settings.anonymity_k))]
+
+
+def _asks_a_checkin(replies: list[Reply]) -> bool:
+    for reply in replies:
+        shown = reply.reply if isinstance(reply, Replace) else reply
+        if isinstance(shown, Choices | TextRequest):
+            parsed = parse_token(shown.token)
+            if parsed is not None and parsed[0] in (Flow.CHECKIN, Flow.DAY30):
+                return True
+    return False

@@ -115,9 +115,7 @@ async def test_mydata_shows_exactly_the_stored_rows(runtime: Runtime, clock: Fak
     assert "Team: North depot (north)" in shown
 
 
-async def test_forget_erases_every_row_about_the_person(
-    runtime: Runtime, clock: FakeClock
-) -> None:
+async def test_forget_erases_every_row_about_the_person(runtime: Runtime, clock: FakeClock) -> None:
     chat = LocalChat(runtime, "lee")
     await chat.send("checkin")
     await chat.send("3")

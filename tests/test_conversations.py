@@ -60,7 +60,7 @@ def questions_shown(chat: Conversation) -> list[str]:
 async def met(chat: Conversation) -> int:
     """The person has talked to lastmile before (its welcome is behind them): how many
     messages their chat holds."""
-    await chat.say("help")
+    await chat.say("hi")
     assert chat.said(WELCOME)
     return len(chat.messages())
 
@@ -301,8 +301,9 @@ async def test_the_first_message_from_lastmile_is_its_welcome_with_the_question(
     assert any(QUESTION in shown for shown in arrived)
     person = await chat.person()
     assert person is not None and person.welcomed_at is not None
-    await chat.say("help")
+    await chat.say("hello")
     assert "\n".join(chat.messages()).count(WELCOME) == 1
+    assert chat.said("Nothing to do right now")
 
 
 async def test_a_photo_with_a_caption_keeps_the_words_and_says_the_file_is_not_kept(

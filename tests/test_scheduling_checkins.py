@@ -197,8 +197,7 @@ async def test_one_reminder_then_expiry(runtime: Runtime, clock: FakeClock) -> N
         Replace(
             asked.token,
             Text(
-                f"{asked.text}\n"
-                "This check-in has closed. Thanks anyway, there will be another one."
+                f"{asked.text}\nThis check-in has closed. Thanks anyway, there will be another one."
             ),
         ),
     )

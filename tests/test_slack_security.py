@@ -69,9 +69,7 @@ async def test_a_redelivered_event_is_handled_once(slack: Harness) -> None:
         "The route missed the new one-way street"
     ]
     assert await slack.table_counts() == after_first
-    # One answer to the event (lastmile's welcome and "kept that note"), not three.
-    posted = [call.params["text"] for call in slack.posts_to(DANA)]
-    assert len(posted) == 2 and sum("kept that note" in text for text in posted) == 1
+    assert len(slack.posts_to(DANA)) == 1  # one "kept that note", not three
 
 
 async def test_a_replayed_click_stores_one_answer_and_updates_once(slack: Harness) -> None:
@@ -107,5 +105,4 @@ async def test_socket_mode_retry_attempts_are_handled_once(socket_slack: Harness
 
     assert all(set(ack.body) == {"envelope_id"} for ack in acks)
     assert len(await socket_slack.rows(Note)) == 1
-    posted = [call.params["text"] for call in socket_slack.posts_to(DANA)]
-    assert len(posted) == 2 and sum("kept that note" in text for text in posted) == 1
+    assert len(socket_slack.posts_to(DANA)) == 1
