@@ -12,12 +12,13 @@ import pytest
 
 from adapters.local.chat import LocalChat
 from bot.config import Settings, example_config_path
+from bot.digest.weekly import queue_weekly_digest
 from bot.flows.checkin import wording_keys
 from bot.runtime import Runtime
 from bot.wording import WordingError, load_wordings, require, shipped_locales
 from lastmile.platforms import PLATFORMS
 from lastmile.server import connect, runtime_for
-from storage.models import Answer, Workaround
+from storage.models import Answer, OutboxMessage, Workaround
 from tests.conftest import FakeClock
 from tests.conversation import SlackConversation
 from tests.helpers import rows
@@ -156,3 +157,28 @@ async def test_a_cohort_locale_speaks_polish_to_people_whose_platform_does_not_s
     # Someone in the English cohort is still spoken to in English.
     other = LocalChat(polish_runtime, "sam", tmp_path)
     assert any("Hi, I'm lastmile" in line for line in await other.send("checkin"))
+
+
+async def test_the_weekly_digest_is_in_the_programmes_language(
+    tmp_path: Path, database_url: str, clock: FakeClock
+) -> None:
+    config = example_config_path().read_text(encoding="utf-8")
+    config = config.replace(
+        'digest_schedule = "mon 09:00"', 'digest_schedule = "mon 09:00"\nlocale = "es"'
+    )
+    path = tmp_path / "lastmile.toml"
+    path.write_text(config, encoding="utf-8")
+    settings = Settings(
+        database_url=database_url,
+        lastmile_config=path,
+        _env_file=None,  # type: ignore[call-arg]
+    )
+    runtime = await runtime_for(settings, clock=clock)
+    try:
+        assert await queue_weekly_digest(runtime, "routing", clock.now)
+        [row] = await rows(runtime, OutboxMessage, purpose="digest")
+        [report] = row.payload["replies"]
+        assert report["title"].startswith("Resumen de RoutePilot")
+        assert row.payload["locale"] == "es"
+    finally:
+        await runtime.close()

@@ -15,9 +15,10 @@ from bot.checkin_runner import moment_of
 from bot.config import CohortConfig
 from bot.flows.checkin import Moment
 from bot.runtime import Runtime
-from bot.scheduling.checkins import queue_due_checkins
+from bot.scheduling.checkins import queue_due_checkins, send_now
 from bot.scheduling.plan import quiet_ends, quiet_reason
-from storage.models import CheckIn, OutboxMessage
+from storage.checkins import create_checkin, set_checkin_status
+from storage.models import CheckIn, OutboxMessage, Person
 from tests.conftest import FakeClock
 from tests.helpers import rows
 from tests.scheduling_support import start_runtime
@@ -125,3 +126,59 @@ def test_a_schedule_outside_the_shift_or_quiet_hours_with_a_shift_are_refused() 
         CohortConfig(programme="p", shift="night", quiet_hours="19:00-08:00")
     with pytest.raises(ValidationError, match="is not a shift"):
         CohortConfig(programme="p", shift="graveyard")
+
+
+async def test_checkin_send_holds_people_in_quiet_hours_and_at_their_cap(
+    runtime: Runtime, clock: FakeClock
+) -> None:
+    """`lastmile checkin send` stays within the rules and counts who it held, and why."""
+    clock.now = local(2026, 11, 17, 15, 30).astimezone(UTC)  # Tuesday afternoon
+    report = await send_now(runtime, "nights", "scheduled", clock.now)
+    assert (report.queued, report.held["quiet"]) == (0, 1)  # the night crew is off shift
+
+    report = await send_now(runtime, "days", "scheduled", clock.now)
+    # The day member lives in Chicago, where it is 09:30: asked.
+    assert (report.queued, sum(report.held.values())) == (1, 0)
+    clock.now += timedelta(minutes=1)
+    again = await send_now(runtime, "days", "scheduled", clock.now)
+    assert (again.queued, again.reoffered) == (0, 0)  # queued, not sent yet: it goes as it is
+    [checkin] = await rows(runtime, CheckIn, cohort_id="days")
+    assert checkin.status == "scheduled"
+
+
+async def test_checkin_send_asks_again_about_an_open_checkin(
+    runtime: Runtime, clock: FakeClock
+) -> None:
+    clock.now = local(2026, 11, 17, 15, 30).astimezone(UTC)
+    await send_now(runtime, "days", "scheduled", clock.now)
+    async with runtime.db.session() as session:
+        [checkin] = await rows(runtime, CheckIn, cohort_id="days")
+        await set_checkin_status(session, checkin.id or 0, "sent", sent_at=clock.now)
+    clock.now += timedelta(minutes=5)
+    report = await send_now(runtime, "days", "scheduled", clock.now)
+    assert (report.queued, report.reoffered) == (0, 1)
+    assert len(await rows(runtime, CheckIn, cohort_id="days")) == 1
+    [moved] = [m for m in await rows(runtime, OutboxMessage) if m.purpose == "notice"]
+    [reply] = moved.payload["replies"]
+    assert reply["kind"] == "Replace" and reply["resend"] is True
+    assert reply["reply"]["text"].startswith("This one is still open")
+
+
+async def test_a_week_of_the_cap_is_held_and_counted(runtime: Runtime, clock: FakeClock) -> None:
+    clock.now = local(2026, 11, 17, 15, 30).astimezone(UTC)
+    async with runtime.db.session() as session:
+        people = await rows(runtime, Person, platform_user_id="UCHI")
+        for n in range(3):
+            made = await create_checkin(
+                session,
+                person_id=people[0].id or 0,
+                programme_id="routing",
+                cohort_id="days",
+                kind="scheduled",
+                slot=f"earlier:{n}",
+                scheduled_for=clock.now - timedelta(hours=n + 1),
+                expires_at=clock.now - timedelta(minutes=30),
+            )
+            assert made is not None
+    report = await send_now(runtime, "days", "scheduled", clock.now)
+    assert (report.queued, report.held["cap"]) == (0, 1)

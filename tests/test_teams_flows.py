@@ -143,6 +143,9 @@ async def test_team_install_remembers_the_team_and_welcomes_the_channel(
     assert channel.data["reference"]["conversation"]["id"] == CHANNEL_ID
     [welcome] = bot.connector.activities(CHANNEL_ID)
     assert welcome["text"].startswith("Hi, I'm lastmile.")
+    # Only what works in a channel: check-ins and personal commands are for the 1:1 chat.
+    assert "digest" in welcome["text"] and "1:1 chat" in welcome["text"]
+    assert "One tap is enough" not in welcome["text"] and "pause" not in welcome["text"]
     # A channel is not anyone's 1:1 address.
     assert await rows(bot.runtime, ConversationAddress) == []
 
