@@ -123,12 +123,11 @@ async def test_a_spanish_speaking_slack_user_is_asked_and_answered_in_spanish(
         assert "martes, 1 de diciembre de 2026" in paused
 
 
-@pytest.fixture
-async def polish_runtime(
-    tmp_path: Path, database_url: str, clock: FakeClock
-) -> AsyncIterator[Runtime]:
-    config = example_config_path().read_text(encoding="utf-8")
-    config = config.replace('name = "North depot"', 'name = "North depot"\nlocale = "pl"')
+async def example_with(
+    tmp_path: Path, database_url: str, clock: FakeClock, after: str, line: str
+) -> Runtime:
+    """A runtime on the example config with `line` added after the line `after`."""
+    config = example_config_path().read_text(encoding="utf-8").replace(after, f"{after}\n{line}")
     path = tmp_path / "lastmile.toml"
     path.write_text(config, encoding="utf-8")
     settings = Settings(
@@ -136,7 +135,16 @@ async def polish_runtime(
         lastmile_config=path,
         _env_file=None,  # type: ignore[call-arg]
     )
-    runtime = await runtime_for(settings, clock=clock)
+    return await runtime_for(settings, clock=clock)
+
+
+@pytest.fixture
+async def polish_runtime(
+    tmp_path: Path, database_url: str, clock: FakeClock
+) -> AsyncIterator[Runtime]:
+    runtime = await example_with(
+        tmp_path, database_url, clock, 'name = "North depot"', 'locale = "pl"'
+    )
     connect(runtime, None, {"local": PLATFORMS["local"]})
     yield runtime
     await runtime.close()
@@ -162,18 +170,9 @@ async def test_a_cohort_locale_speaks_polish_to_people_whose_platform_does_not_s
 async def test_the_weekly_digest_is_in_the_programmes_language(
     tmp_path: Path, database_url: str, clock: FakeClock
 ) -> None:
-    config = example_config_path().read_text(encoding="utf-8")
-    config = config.replace(
-        'digest_schedule = "mon 09:00"', 'digest_schedule = "mon 09:00"\nlocale = "es"'
+    runtime = await example_with(
+        tmp_path, database_url, clock, 'digest_schedule = "mon 09:00"', 'locale = "es"'
     )
-    path = tmp_path / "lastmile.toml"
-    path.write_text(config, encoding="utf-8")
-    settings = Settings(
-        database_url=database_url,
-        lastmile_config=path,
-        _env_file=None,  # type: ignore[call-arg]
-    )
-    runtime = await runtime_for(settings, clock=clock)
     try:
         assert await queue_weekly_digest(runtime, "routing", clock.now)
         [row] = await rows(runtime, OutboxMessage, purpose="digest")
