@@ -2,49 +2,57 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+import logging
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Protocol, assert_never
 from zoneinfo import ZoneInfo
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.config import LastmileConfig
+from bot.config import CohortConfig, LastmileConfig
 from bot.flows.checkin import (
+    FIRST_STEP,
+    Fact,
+    Flow,
     FlowInput,
     FlowState,
+    Moment,
     Record,
     SaveAnswer,
     SaveDay30,
     SaveNotUsed,
     SaveOverride,
     SaveWorkaround,
+    Step,
     Transition,
-    part_of_day,
+    close_now,
+    message,
     start,
     step,
 )
-from bot.replies import Reply, Text
+from bot.replies import Choices, Replace, Reply, Text, TextRequest
 from bot.turn import person_timezone
 from bot.wording import Wording
 from storage.checkins import (
     create_checkin,
     get_checkin,
+    latest_open_checkin,
     save_answer,
     save_day30,
     save_not_used,
     save_override,
     save_workaround,
 )
-from storage.models import CheckIn, Person
+from storage.models import CheckIn, CheckInKind, CheckInStatus, Person
 from storage.people import clear_state, get_state, put_state
 
-FIRST_STEP = {"checkin": "first", "day30": "feeling"}
+logger = logging.getLogger(__name__)
 
 
-def flow_of(kind: str) -> str:
+def flow_of(kind: str) -> Flow:
     """The flow a check-in kind runs: day-30 checks have their own."""
-    return "day30" if kind == "day30" else "checkin"
+    return Flow.DAY30 if kind == CheckInKind.DAY30 else Flow.CHECKIN
 
 
 class CheckInFacts(Protocol):
@@ -57,6 +65,8 @@ class CheckInFacts(Protocol):
     def kind(self) -> str: ...
     @property
     def programme_id(self) -> str: ...
+    @property
+    def cohort_id(self) -> str: ...
     @property
     def context(self) -> str: ...
     @property
@@ -71,7 +81,20 @@ class OpenedCheckIn:
     kind: str
     programme_id: str
     scheduled_for: datetime
+    cohort_id: str = ""
     context: str = ""
+
+
+def moment_of(cohort: CohortConfig | None, local: datetime) -> Moment:
+    """What "this morning / afternoon / evening / your shift" is for a local moment."""
+    if cohort is not None and cohort.working is not None:
+        return Moment.SHIFT
+    hour = local.hour
+    if 5 <= hour < 12:
+        return Moment.MORNING
+    if 12 <= hour < 18:
+        return Moment.AFTERNOON
+    return Moment.EVENING if 18 <= hour < 22 else Moment.NIGHT
 
 
 def initial_state(checkin: CheckInFacts, config: LastmileConfig, zone: ZoneInfo) -> FlowState:
@@ -79,6 +102,7 @@ def initial_state(checkin: CheckInFacts, config: LastmileConfig, zone: ZoneInfo)
     assert checkin.id is not None
     flow = flow_of(checkin.kind)
     programme = config.programmes.get(checkin.programme_id)
+    cohort = config.cohorts.get(checkin.cohort_id)
     return FlowState(
         flow=flow,
         checkin_id=checkin.id,
@@ -86,7 +110,7 @@ def initial_state(checkin: CheckInFacts, config: LastmileConfig, zone: ZoneInfo)
         tool=programme.tool if programme else "the tool",
         context=checkin.context,
         k=config.settings.anonymity_k,
-        moment=part_of_day(checkin.scheduled_for.astimezone(zone).hour),
+        moment=moment_of(cohort, checkin.scheduled_for.astimezone(zone)),
     )
 
 
@@ -147,11 +171,85 @@ async def _persist(
 
 
 async def current_state(session: AsyncSession, person_id: int) -> FlowState | None:
-    """The flow step the person is at, rebuilt from storage."""
+    """The flow step the person is at, rebuilt from storage (None for none, or a step
+    this version of lastmile no longer has)."""
     row = await get_state(session, person_id)
     if row is None or row.checkin_id is None:
         return None
-    return FlowState(flow=row.flow, checkin_id=row.checkin_id, step=row.step, **row.data)
+    data = dict(row.data)
+    try:
+        memory = {Fact(key).value: str(value) for key, value in data.pop("memory", {}).items()}
+        return FlowState(
+            flow=Flow(row.flow),
+            checkin_id=row.checkin_id,
+            step=Step(row.step),
+            tool=str(data.get("tool", "")),
+            context=str(data.get("context", "")),
+            k=int(data.get("k", 5)),
+            moment=Moment(data.get("moment", Moment.AFTERNOON)),
+            memory=memory,
+            close=str(data.get("close", "close.thanks")),
+        )
+    except ValueError:
+        logger.info("a stored flow step is no longer known; it is let go")
+        return None
+
+
+@dataclass(frozen=True)
+class OpenCheckIn:
+    """The check-in a person has open, and how its message reads now."""
+
+    checkin: CheckIn
+    state: FlowState
+
+
+async def open_checkin_of(
+    session: AsyncSession, person: Person, config: LastmileConfig, now: datetime
+) -> OpenCheckIn | None:
+    """The person's one open check-in: the one they are answering (not yet complete),
+    else the newest sent and still unanswered one."""
+    assert person.id is not None
+    state = await current_state(session, person.id)
+    if state is not None and not state.closed:
+        checkin = await get_checkin(session, state.checkin_id)
+        if checkin is not None and (checkin.expires_at is None or checkin.expires_at > now):
+            return OpenCheckIn(checkin, state)
+    checkin = await latest_open_checkin(session, person.id, now)
+    if checkin is None:
+        return None
+    return OpenCheckIn(checkin, initial_state(checkin, config, person_timezone(person, config)))
+
+
+def reoffer(found: OpenCheckIn, w: Wording, lead: str = "") -> Replace:
+    """The open check-in posted again at the bottom of the chat, its old copies gone."""
+    shown = message(found.state, w)
+    if lead:
+        shown = _with_lead(shown, lead)
+    return Replace(found.state.token(), shown, resend=True)
+
+
+def _with_lead(shown: Text | Choices | TextRequest, lead: str) -> Text | Choices | TextRequest:
+    match shown:
+        case Text():
+            return replace(shown, text=f"{lead}\n{shown.text}")
+        case Choices():
+            return replace(shown, text=f"{lead}\n{shown.text}")
+        case TextRequest():
+            return replace(shown, prompt=f"{lead}\n{shown.prompt}")
+        case _:
+            assert_never(shown)
+
+
+async def finish_note_step(
+    session: AsyncSession, person: Person, w: Wording, now: datetime
+) -> list[Reply]:
+    """Close a complete check-in that still offers "add a few words" (a new one starts)."""
+    assert person.id is not None
+    state = await current_state(session, person.id)
+    if state is None or not state.closed:
+        return []
+    await _persist(session, person.id, None, now)
+    return [close_now(state, w)]
 
 
 async def advance(
@@ -172,41 +270,50 @@ async def advance(
     if checkin is None or checkin.person_id != person.id:
         return []
     state = await current_state(session, checkin.person_id)
+    before: list[Reply] = []
     if state is None or state.checkin_id != checkin_id:
         fresh = initial_state(checkin, config, person_timezone(person, config))
-        if checkin.status in ("answered", "expired") or flow_input.step != fresh.step:
-            return [
-                Text(
-                    w(
-                        "checkin.expired"
-                        if checkin.status == "expired"
-                        else "checkin.already_answered"
-                    )
-                )
-            ]
+        if checkin.status in (CheckInStatus.ANSWERED, CheckInStatus.EXPIRED) or (
+            flow_input.step != fresh.step
+        ):
+            return [Text(w(_closed_key(checkin)))]
+        if state is not None and state.closed:
+            # The last check-in still offered "add a few words": it ends here.
+            before.append(close_now(state, w))
         state = fresh
-    if checkin.status == "expired" and state.step == FIRST_STEP[state.flow]:
+    if checkin.status == CheckInStatus.EXPIRED and state.step is FIRST_STEP[state.flow]:
         return [Text(w("checkin.expired"))]
     transition: Transition = step(state, flow_input, w)
     if not transition.accepted:
-        return list(transition.replies) or [Text(w("checkin.already_answered"))]
+        return [Text(w("checkin.already_answered"))]
     for record in transition.records:
         if not await _apply(session, checkin, record, now):
             return [Text(w("checkin.already_answered"))]
     await _persist(session, checkin.person_id, transition.state, now)
-    return list(transition.replies)
+    return [*before, *transition.replies]
+
+
+def _closed_key(checkin: CheckIn) -> str:
+    return (
+        "checkin.expired" if checkin.status == CheckInStatus.EXPIRED else "checkin.already_answered"
+    )
 
 
 async def _apply(session: AsyncSession, checkin: CheckIn, record: Record, now: datetime) -> bool:
     assert checkin.id is not None
-    if isinstance(record, SaveAnswer):
-        return await save_answer(session, checkin, record.outcome, now)
-    if isinstance(record, SaveNotUsed):
-        await save_not_used(session, checkin.id, record.reason, record.text)
-    elif isinstance(record, SaveWorkaround):
-        await save_workaround(session, checkin, record.kind, record.text, now)
-    elif isinstance(record, SaveOverride):
-        await save_override(session, checkin, record.overridden, record.reason, record.text, now)
-    elif isinstance(record, SaveDay30):
-        await save_day30(session, checkin, record.feeling, record.change_first, now)
+    match record:
+        case SaveAnswer():
+            return await save_answer(session, checkin, record.outcome, now)
+        case SaveNotUsed():
+            await save_not_used(session, checkin.id, record.reason, record.text)
+        case SaveWorkaround():
+            await save_workaround(session, checkin, record.kind, record.text, now)
+        case SaveOverride():
+            await save_override(
+                session, checkin, record.overridden, record.reason, record.text, now
+            )
+        case SaveDay30():
+            await save_day30(session, checkin, record.feeling, record.change_first, now)
+        case _:
+            assert_never(record)
     return True

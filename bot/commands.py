@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-import re
+import json
 from collections.abc import Awaitable, Callable
 from datetime import date, datetime, time, timedelta
 
-from bot.checkin_runner import begin, open_checkin
-from bot.mydata import render_mydata
-from bot.replies import Confirm, Option, Reply, Text
+from bot.checkin_runner import begin, finish_note_step, open_checkin, open_checkin_of, reoffer
+from bot.mydata import mydata_json, render_mydata
+from bot.replies import Confirm, File, Option, Reply, Text
 from bot.turn import Turn
+from bot.understand import MAX_PAUSE, normal, parse_pause, word_list
+from bot.wording import language_of
 from storage.checkins import set_checkin_status
+from storage.models import CheckInKind, CheckInStatus, PersonStatus
 from storage.people import clear_state, person_data
 
 Command = Callable[[Turn, str], Awaitable[list[Reply]]]
-
-_DURATION = re.compile(r"^(\d{1,2})\s*([dw])$")
 
 
 async def help_command(turn: Turn, _args: str) -> list[Reply]:
@@ -28,42 +29,34 @@ async def help_command(turn: Turn, _args: str) -> list[Reply]:
     return [Text("\n\n".join(part.strip() for part in parts))]
 
 
-def parse_pause(args: str, today: date) -> date | None:
-    """Read `1w`, `2w`, `3d` or `until 2026-12-24`; the date check-ins resume on."""
-    args = args.strip().lower()
-    if args.startswith("until"):
-        try:
-            return date.fromisoformat(args.removeprefix("until").strip())
-        except ValueError:
-            return None
-    match = _DURATION.match(args)
-    if not match:
-        return None
-    count, unit = int(match[1]), match[2]
-    if count == 0:
-        return None
-    return today + timedelta(days=count * (7 if unit == "w" else 1))
+def long_date(day: date, turn: Turn) -> str:
+    """A day as people say it in their language: "Friday, December 4, 2026"."""
+    from babel.dates import format_date
+
+    return format_date(day, format="full", locale=language_of(turn.w.locale))
 
 
 async def pause_command(turn: Turn, args: str) -> list[Reply]:
-    """Pause check-ins until a date (the person's local midnight)."""
+    """Pause check-ins until a day (the person's local midnight), said back in words."""
     zone = turn.timezone
     today = turn.now.astimezone(zone).date()
-    resume_on = parse_pause(args, today)
+    resume_on = parse_pause(args, today, turn.w) if args.strip() else today + timedelta(weeks=1)
     if resume_on is None:
         return [Text(turn.w("commands.pause_usage"))]
     if resume_on <= today:
-        example = (today + timedelta(days=14)).isoformat()
-        return [Text(turn.w("commands.pause_past", example=example))]
-    turn.person.status = "paused"
+        return [Text(turn.w("commands.pause_past", when=long_date(resume_on, turn)))]
+    if resume_on - today > MAX_PAUSE:
+        return [Text(turn.w("commands.pause_too_long"))]
+    turn.person.status = PersonStatus.PAUSED
     turn.person.paused_until = datetime.combine(resume_on, time(0, 0), tzinfo=zone)
     turn.session.add(turn.person)
-    return [Text(turn.w("commands.paused", until=resume_on.strftime("%a %d %b %Y")))]
+    days = (resume_on - today).days
+    return [Text(turn.w("commands.paused", until=long_date(resume_on, turn), days=days))]
 
 
 async def resume_command(turn: Turn, _args: str) -> list[Reply]:
     """Start check-ins again."""
-    turn.person.status = "active"
+    turn.person.status = PersonStatus.ACTIVE
     turn.person.paused_until = None
     turn.session.add(turn.person)
     return [Text(turn.w("commands.resumed"))]
@@ -71,18 +64,28 @@ async def resume_command(turn: Turn, _args: str) -> list[Reply]:
 
 async def stop_command(turn: Turn, _args: str) -> list[Reply]:
     """No more check-ins; the current one, if any, is dropped."""
-    turn.person.status = "stopped"
+    turn.person.status = PersonStatus.STOPPED
     turn.person.paused_until = None
     turn.session.add(turn.person)
     await clear_state(turn.session, turn.person_id)
     return [Text(turn.w("commands.stopped"))]
 
 
-async def mydata_command(turn: Turn, _args: str) -> list[Reply]:
-    """Everything stored about the person."""
+async def mydata_command(turn: Turn, args: str) -> list[Reply]:
+    """Everything stored about the person, in words; `mydata json` as a file too."""
     await turn.session.flush()
     data = await person_data(turn.session, turn.person)
-    return [Text(render_mydata(data, turn.w, turn.timezone))]
+    if normal(args) in word_list(turn.w, "words.json"):
+        content = json.dumps(mydata_json(data), ensure_ascii=False, indent=2)
+        return [
+            Text(turn.w("mydata.file_sent")),
+            File(
+                content=content.encode("utf-8"),
+                filename=turn.w("mydata.filename"),
+                title=turn.w("mydata.file_title"),
+            ),
+        ]
+    return [Text(render_mydata(data, turn.w, turn.timezone, turn.config))]
 
 
 async def forget_command(turn: Turn, _args: str) -> list[Reply]:
@@ -98,20 +101,25 @@ async def forget_command(turn: Turn, _args: str) -> list[Reply]:
 
 
 async def checkin_command(turn: Turn, _args: str) -> list[Reply]:
-    """A check-in the person asked for themselves."""
+    """A check-in the person asked for: the open one again, else a new one."""
+    found = await open_checkin_of(turn.session, turn.person, turn.config, turn.now)
+    if found is not None:
+        return [reoffer(found, turn.w, turn.w("checkin.still_open"))]
+    closed = await finish_note_step(turn.session, turn.person, turn.w, turn.now)
     checkin = await open_checkin(
         turn.session,
         turn.person,
         turn.config,
-        kind="triggered",
+        kind=CheckInKind.TRIGGERED,
         slot=f"self:{turn.now.isoformat()}",
         now=turn.now,
     )
     if checkin is None:
         return [Text(turn.w("commands.not_enrolled"))]
     assert checkin.id is not None
-    await set_checkin_status(turn.session, checkin.id, "sent", sent_at=turn.now)
-    return list(await begin(turn.session, checkin, turn.config, turn.w, turn.now, turn.timezone))
+    await set_checkin_status(turn.session, checkin.id, CheckInStatus.SENT, sent_at=turn.now)
+    started = await begin(turn.session, checkin, turn.config, turn.w, turn.now, turn.timezone)
+    return [*closed, *started]
 
 
 BASE_COMMANDS: dict[str, Command] = {

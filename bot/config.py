@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import tomllib
 from collections.abc import Iterable
-from datetime import time
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -125,6 +125,82 @@ class QuietHours(BaseModel):
         return moment >= self.start or moment < self.end
 
 
+SHIFTS: dict[str, tuple[str, str]] = {
+    "early": ("06:00-14:00", "mon-fri"),
+    "day": ("08:00-19:00", "mon-fri"),
+    "late": ("14:00-22:00", "mon-fri"),
+    "night": ("22:00-06:00", "mon-fri"),
+}
+"""Shift names a cohort can give, with their working hours and the days they start on."""
+
+
+class Shift(BaseModel):
+    """When a cohort works: hours (which may run past midnight) starting on some weekdays.
+
+    Everything outside it is quiet: nobody is asked then.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    hours: QuietHours
+    """The working hours, start to end (a night shift's end is the next morning)."""
+    days: frozenset[int]
+    """The weekdays a shift starts on (Monday = 0)."""
+
+    @property
+    def overnight(self) -> bool:
+        """True when the shift ends the day after it starts."""
+        return self.hours.end <= self.hours.start
+
+    def contains(self, local: datetime) -> bool:
+        """True when the local moment falls inside one of the shifts."""
+        moment = local.time()
+        if not self.overnight:
+            return local.weekday() in self.days and self.hours.contains(moment)
+        if moment >= self.hours.start:
+            return local.weekday() in self.days
+        return moment < self.hours.end and (local.weekday() - 1) % 7 in self.days
+
+    def default_slots(self) -> tuple[str, ...]:
+        """Two check-ins a week, half an hour before the end of a shift: the 2nd and 4th
+        of the week (the 1st and 3rd of three, both of two)."""
+        ordered = sorted(self.days)
+        spread = {1: (0,), 2: (0, 1), 3: (0, 2)}.get(len(ordered), (1, 3))
+        picked = [ordered[i] for i in spread]
+        end = datetime.combine(date(2000, 1, 3), self.hours.end) - timedelta(minutes=30)
+        start = datetime.combine(date(2000, 1, 3), self.hours.start)
+        # The slot's calendar day: the next day when the shift is over midnight by then.
+        shift_day = 1 if self.overnight and end.time() < self.hours.start else 0
+        if end < start and not self.overnight:
+            end = start
+        days = ",".join(_DAYS[(day + shift_day) % 7] for day in picked)
+        return (f"{days} {end.hour:02d}:{end.minute:02d}",)
+
+
+def parse_days(text: str) -> frozenset[int]:
+    """Read weekdays such as `mon-fri` or `sun,mon,tue` (Monday = 0)."""
+    found: set[int] = set()
+    for part in text.strip().lower().split(","):
+        first, _, last = part.strip().partition("-")
+        if first not in _DAYS or (last and last not in _DAYS):
+            raise ValueError(
+                f"{text!r} is not a list of days: write it like 'mon-fri' or 'sat,sun'"
+            )
+        start = _DAYS.index(first)
+        end = _DAYS.index(last) if last else start
+        found.update((start + offset) % 7 for offset in range((end - start) % 7 + 1))
+    return frozenset(found)
+
+
+def _slot_in_shift(slot: Slot, shift: Shift) -> bool:
+    days = parse_days(slot.days)
+    # 2001-01-01 is a Monday: each of the slot's weekdays in that week, at its time.
+    return all(
+        shift.contains(datetime.combine(date(2001, 1, 1 + day), time(slot.hour, slot.minute)))
+        for day in days
+    )
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -133,6 +209,7 @@ class GeneralSettings(_Strict):
     """Settings that apply to every programme."""
 
     locale: str = "en"
+    """The language of people whose platform does not say theirs, and of digests."""
     anonymity_k: int = Field(default=5, ge=3)
     checkin_expiry_hours: float = Field(default=4, gt=0)
     reminder_after_minutes: float = Field(default=90, gt=0)
@@ -160,6 +237,8 @@ class ProgrammeConfig(_Strict):
     digest_schedule: str = "mon 09:00"
     api_key_sha256: str = ""
     themes: tuple[SeedTheme, ...] = ()
+    locale: str | None = None
+    """The language of the programme's digests (default: the settings' locale)."""
 
     @field_validator("digest_schedule")
     @classmethod
@@ -183,18 +262,68 @@ class CohortConfig(_Strict):
     programme: str
     name: str = ""
     timezone: TimeZone | None = None
-    schedule: tuple[str, ...] = ("tue,thu 15:30",)
+    schedule: tuple[str, ...] = ()
+    """Weekly check-in moments; by default "tue,thu 15:30", or near the end of the shift
+    (an empty list: no scheduled check-ins)."""
     max_per_week: int = Field(default=3, ge=0)
     quiet_hours: str = "19:00-08:00"
     quiet_weekends: bool = True
+    shift: str | None = None
+    """A named shift (early, day, late, night): quiet hours are whatever is outside it."""
+    working_hours: str | None = None
+    """Or the shift's own hours, e.g. "22:00-06:00" (with `working_days`)."""
+    working_days: str | None = None
+    """The days a shift starts on, e.g. "sun-thu" (default mon-fri)."""
+    locale: str | None = None
+    """The cohort's language for people whose platform does not say theirs."""
     members: tuple[Identity, ...] = ()
     leads: tuple[Identity, ...] = ()
+
+    @model_validator(mode="after")
+    def _check_shift(self) -> CohortConfig:
+        if self.shift is not None and self.shift not in SHIFTS:
+            raise ValueError(
+                f"shift {self.shift!r} is not a shift: use {', '.join(SHIFTS)}, "
+                "or give working_hours (and working_days)"
+            )
+        if self.shift is not None and self.working_hours is not None:
+            raise ValueError("give either shift or working_hours, not both")
+        if self.working_days is not None and self.working is None:
+            raise ValueError("working_days needs a shift or working_hours")
+        given = {"quiet_hours", "quiet_weekends"} & self.model_fields_set
+        if self.working is not None and given:
+            raise ValueError(
+                f"{' and '.join(sorted(given))} cannot be combined with a shift: "
+                "outside the shift is quiet"
+            )
+        if self.working is not None:
+            for text in self.schedule:
+                slot = Slot.parse(text)
+                if not _slot_in_shift(slot, self.working):
+                    raise ValueError(
+                        f"schedule {text!r} falls outside the shift, so nobody would be asked"
+                    )
+        return self
 
     @field_validator("schedule")
     @classmethod
     def _check_schedule(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         for text in value:
             Slot.parse(text)
+        return value
+
+    @field_validator("working_hours")
+    @classmethod
+    def _check_working_hours(cls, value: str | None) -> str | None:
+        if value is not None:
+            QuietHours.parse(value)
+        return value
+
+    @field_validator("working_days")
+    @classmethod
+    def _check_working_days(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_days(value)
         return value
 
     @field_validator("quiet_hours")
@@ -204,9 +333,24 @@ class CohortConfig(_Strict):
         return value
 
     @property
+    def working(self) -> Shift | None:
+        """The cohort's shift, when it works one; None for the default office day."""
+        if self.shift is None and self.working_hours is None:
+            return None
+        hours, days = SHIFTS[self.shift] if self.shift is not None else (self.working_hours, "")
+        assert hours is not None
+        return Shift(
+            hours=QuietHours.parse(hours), days=parse_days(self.working_days or days or "mon-fri")
+        )
+
+    @property
     def slots(self) -> tuple[Slot, ...]:
-        """The schedule, parsed."""
-        return tuple(Slot.parse(text) for text in self.schedule)
+        """The schedule, parsed: the given one, or a default that falls in the shift."""
+        schedule = self.schedule
+        if "schedule" not in self.model_fields_set:
+            working = self.working
+            schedule = working.default_slots() if working is not None else ("tue,thu 15:30",)
+        return tuple(Slot.parse(text) for text in schedule)
 
     @property
     def quiet(self) -> QuietHours:
@@ -264,6 +408,23 @@ class LastmileConfig(_Strict):
         for admin in self.settings.admins:
             check("settings.admins", admin)
         return problems
+
+    def locales(self) -> set[str]:
+        """Every locale the config names (settings, programmes, cohorts)."""
+        named = {self.settings.locale}
+        named |= {p.locale for p in self.programmes.values() if p.locale}
+        named |= {c.locale for c in self.cohorts.values() if c.locale}
+        return named
+
+    def programme_locale(self, programme_id: str) -> str:
+        """The language of a programme's digests."""
+        programme = self.programmes.get(programme_id)
+        return (programme.locale if programme else None) or self.settings.locale
+
+    def cohort_locale(self, cohort_id: str | None) -> str:
+        """The language of a cohort's people whose platform does not say theirs."""
+        cohort = self.cohorts.get(cohort_id or "")
+        return (cohort.locale if cohort else None) or self.settings.locale
 
     def cohort_timezone(self, cohort_id: str) -> str:
         """The cohort's time zone, else its programme's."""

@@ -32,6 +32,8 @@ class Outbound:
     checkin_id: int | None = None
     context: dict[str, Any] = field(default_factory=dict)
     """For a reply: where and how to answer, as the platform's `translate` said."""
+    locale: str = ""
+    """The language the replies are worded in, for the words a platform adds itself."""
 
 
 class RetryLater(Exception):

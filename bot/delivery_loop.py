@@ -250,6 +250,7 @@ class DeliveryLoop(Passes):
             destination=row.destination,
             checkin_id=row.checkin_id,
             context=dict(row.payload.get("context") or {}),
+            locale=str(row.payload.get("locale") or ""),
         )
 
     async def _retry(self, row: OutboxMessage, error: RetryLater) -> datetime:

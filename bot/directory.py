@@ -97,6 +97,7 @@ class Directory:
             ("display_name", actor.display_name),
             ("email", actor.email),
             ("timezone", actor.timezone),
+            ("locale", actor.locale),
             ("workspace_id", actor.workspace_id),
         ):
             if value and getattr(person, field) != value:

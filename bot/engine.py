@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.checkin_runner import advance
+from bot.checkin_runner import advance, current_state, open_checkin_of
 from bot.commands import BASE_COMMANDS, Command
 from bot.config import LastmileConfig
 from bot.directory import Directory
@@ -22,17 +22,28 @@ from bot.events import (
     MessageReceived,
     StatusRequested,
 )
-from bot.flows.checkin import MAX_TEXT, Pick, Typed, is_text_step, parse_token
+from bot.flows.checkin import (
+    MAX_TEXT,
+    STEPS,
+    Flow,
+    FreeText,
+    Pick,
+    Typed,
+    option_labels,
+    parse_token,
+)
 from bot.mydata import render_mydata, status_text
 from bot.platform import Inbound
-from bot.replies import Answered, Choices, Option, Reply, Status, Text
+from bot.replies import Answered, Choices, Option, Replace, Reply, Status, Text, TextRequest
 from bot.text import NOTE_LIMIT, clean
 from bot.turn import Turn
-from bot.wording import Wording
+from bot.understand import SmallTalk, choose, normal, small_talk, word_list
+from bot.wording import Wording, Wordings
 from storage.channels import save_channel_address
 from storage.checkins import add_note, classify_note
 from storage.db import Database
-from storage.people import forget_person, get_state, person_data, save_address
+from storage.models import Person
+from storage.people import forget_person, person_data, save_address
 
 logger = logging.getLogger(__name__)
 
@@ -52,12 +63,25 @@ class Handled:
     replies: list[Reply]
     person_id: int | None
     """Who it was from, or None for someone lastmile keeps nothing about (not in a pilot)."""
+    locale: str = ""
+    """The language the replies are in (the platform renders its own words in it too)."""
 
 
 SHARED_COMMANDS = frozenset({"help", "digest", "trends", "update"})
 """Commands that make sense where others read the answer; the rest are personal."""
 STATUS_ROLES = frozenset({"lead", "owner", "admin"})
 """Roles whose status page offers their digest."""
+COMMAND_WORDS = ("help", "pause", "resume", "stop", "mydata", "forget", "checkin")
+"""Commands whose word each locale may also give in its own language ([words] in prompts)."""
+
+
+def command_word(typed: str, w: Wording) -> str:
+    """The command a typed word names, in English or in the person's language."""
+    word = normal(typed)
+    for name in COMMAND_WORDS:
+        if word in word_list(w, f"words.{name}"):
+            return name
+    return typed.lower()
 
 
 class Engine:
@@ -67,12 +91,12 @@ class Engine:
         self,
         db: Database,
         config: LastmileConfig,
-        wording: Wording,
+        wordings: Wordings,
         clock: Clock = utc_now,
     ) -> None:
         self.db = db
         self.config = config
-        self.wording = wording
+        self.wordings = wordings
         self.clock = clock
         self.directory = Directory(config)
         self.commands: dict[str, Command] = dict(BASE_COMMANDS)
@@ -91,6 +115,15 @@ class Engine:
             "note": self._on_note_choice,
             "forget": self._on_forget_choice,
         }
+
+    @property
+    def wording(self) -> Wording:
+        """The default locale's wording."""
+        return self.wordings.default
+
+    def wording_for(self, person: Person) -> Wording:
+        """A person's own language: their platform's, else their cohort's, else the default."""
+        return self.wordings.get(person.locale, self.config.cohort_locale(person.cohort_id))
 
     def add_command(self, name: str, handler: Command) -> None:
         """Register a command word (digest, trends, update come from other modules)."""
@@ -126,11 +159,13 @@ class Engine:
         if event is None:
             return Handled([], None)
         if isinstance(event, MemberJoined) and event.shared:
-            return Handled(self._welcome(None) if event.greet else [], None)
+            w = self.wordings.get(event.actor.locale)
+            return Handled(self._channel_welcome(w) if event.greet else [], None, w.locale)
         person = await self.directory.person_for(session, event.actor, now)
         if person is None:
             # Not in a pilot: say so, and keep nothing about them.
-            return Handled([Text(self.wording("commands.not_enrolled"))], None)
+            w = self.wordings.get(event.actor.locale)
+            return Handled([Text(w("commands.not_enrolled"))], None, w.locale)
         assert person.id is not None
         if event.address.data:
             await save_address(session, person.id, event.address.platform, event.address.data, now)
@@ -143,34 +178,89 @@ class Engine:
             session=session,
             person=person,
             now=now,
-            w=self.wording,
+            w=self.wording_for(person),
             config=self.config,
             roles=self.directory.roles_for(event.actor.identity, person.email),
         )
         replies = await self._routes[type(event)](turn, event)
         if inbound.show_status and not isinstance(event, StatusRequested):
             replies = [*replies, *await self._on_status(turn, event)]
-        return Handled(replies, None if turn.forgotten else person.id)
+        replies = self._first_contact(turn, event, replies)
+        return Handled(replies, None if turn.forgotten else person.id, turn.w.locale)
+
+    def _first_contact(self, turn: Turn, event: Event, replies: list[Reply]) -> list[Reply]:
+        """The first time lastmile asks a person something (or they greet it), it starts
+        with what it is, who sees what, and how to stop."""
+        person = turn.person
+        if turn.forgotten or person.welcomed_at is not None or person.cohort_id is None:
+            return replies
+        if isinstance(event, StatusRequested) or getattr(event, "shared", False):
+            return replies
+        if isinstance(event, MemberJoined):
+            if event.greet:
+                person.welcomed_at = turn.now  # the install's own welcome said it
+                turn.session.add(person)
+            return replies
+        if not (turn.greeted or _asks_a_checkin(replies)):
+            return replies
+        person.welcomed_at = turn.now
+        turn.session.add(person)
+        return [*welcome(self.config, turn.w, person.cohort_id), *replies]
 
     async def _on_message(self, turn: Turn, event: MessageReceived) -> list[Reply]:
         cleaned = clean(event.text, NOTE_LIMIT)
         text = cleaned.text
-        word, _, args = text.partition(" ")
-        command = self.commands.get(word.lower())
+        first, _, args = text.partition(" ")
+        word = command_word(first, turn.w)
+        command = self.commands.get(word)
         if command is not None:
-            if event.shared and word.lower() not in SHARED_COMMANDS:
+            if event.shared and word not in SHARED_COMMANDS:
                 # mydata, forget, pause… answered in a channel would show a person's data to all.
                 return [Text(turn.w("commands.personal_only"))]
             return await command(turn, args.strip())
         if event.is_command:
             return [Text(turn.w("commands.unknown"))]
         if not text:
-            return []
+            return [Text(turn.w("text.file_alone"))] if event.files else []
         notice = [Text(turn.w("text.too_long", limit=NOTE_LIMIT))] if cleaned.shortened else []
-        state = await get_state(turn.session, turn.person_id)
-        if state is not None and state.checkin_id is not None and is_text_step(state.step):
-            return notice + await self._typed(turn, state.checkin_id, state.step, text)
+        talk = small_talk(text, turn.w) if not event.files else None
+        if talk is not None:
+            return self._small_talk(turn, talk)
+        if event.files:
+            notice.append(Text(turn.w("text.file_not_kept")))
+        answered = await self._typed_answer(turn, text)
+        if answered is not None:
+            return notice + answered
         return notice + await self._volunteered(turn, text)
+
+    def _small_talk(self, turn: Turn, talk: SmallTalk) -> list[Reply]:
+        if talk is SmallTalk.GREETING and turn.person.welcomed_at is None:
+            turn.greeted = True
+            return []  # the welcome says it all (see `_first_contact`)
+        return [Text(turn.w(f"understand.reply.{talk}"))]
+
+    async def _typed_answer(self, turn: Turn, text: str) -> list[Reply] | None:
+        """Typed words that answer the open check-in's step, or None when they do not."""
+        found = await open_checkin_of(turn.session, turn.person, self.config, turn.now)
+        state = (
+            found.state if found is not None else await current_state(turn.session, turn.person_id)
+        )
+        if state is None or state.step not in STEPS:
+            return None
+        if state.spec.text is FreeText.NONE:
+            value = choose(text, option_labels(state, turn.w))
+            if value is None:
+                return None
+            return await advance(
+                turn.session,
+                turn.person,
+                state.checkin_id,
+                Pick(state.step, value),
+                self.config,
+                turn.w,
+                turn.now,
+            )
+        return await self._typed(turn, state.checkin_id, state.step, text)
 
     async def _typed(self, turn: Turn, checkin_id: int, step_name: str, text: str) -> list[Reply]:
         cleaned = clean(text, MAX_TEXT)
@@ -245,13 +335,10 @@ class Engine:
         return await self._typed(turn, checkin_id, step_name, event.text)
 
     async def _on_member_joined(self, turn: Turn, event: MemberJoined) -> list[Reply]:
-        return self._welcome(turn.person.cohort_id) if event.greet else []
+        return welcome(self.config, turn.w, turn.person.cohort_id) if event.greet else []
 
-    def _welcome(self, cohort_id: str | None) -> list[Reply]:
-        cohort = self.config.cohorts.get(cohort_id or "")
-        tool = self.config.programmes[cohort.programme].tool if cohort else "the tool"
-        k = self.config.settings.anonymity_k
-        return [Text(self.wording("welcome.text", tool=tool, k=k))]
+    def _channel_welcome(self, w: Wording) -> list[Reply]:
+        return [Text(w("welcome.channel"))]
 
     async def _on_status(self, turn: Turn, _event: Event) -> list[Reply]:
         await turn.session.flush()
@@ -259,8 +346,25 @@ class Engine:
         return [
             Status(
                 status=status_text(data, turn.w, turn.timezone),
-                stored=render_mydata(data, turn.w, turn.timezone),
+                stored=render_mydata(data, turn.w, turn.timezone, self.config),
                 active=turn.person.status == "active",
                 can_digest=any(role in STATUS_ROLES for role, _scope in turn.roles),
             )
         ]
+
+
+def welcome(config: LastmileConfig, w: Wording, cohort_id: str | None) -> list[Reply]:
+    """What lastmile is, who sees what, k, and how to stop: said once, at first contact."""
+    cohort = config.cohorts.get(cohort_id or "")
+    tool = config.programmes[cohort.programme].tool if cohort else w("welcome.the_tool")
+    return [Text(w("welcome.text", tool=tool, k=config.settings.anonymity_k))]
+
+
+def _asks_a_checkin(replies: list[Reply]) -> bool:
+    for reply in replies:
+        shown = reply.reply if isinstance(reply, Replace) else reply
+        if isinstance(shown, Choices | TextRequest):
+            parsed = parse_token(shown.token)
+            if parsed is not None and parsed[0] in (Flow.CHECKIN, Flow.DAY30):
+                return True
+    return False

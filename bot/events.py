@@ -44,6 +44,9 @@ class MessageReceived:
     shared: bool = False
     """Said where others read the answer (a channel or group chat): personal commands
     (mydata, forget, pause…) are refused there."""
+    files: tuple[str, ...] = ()
+    """Names of the photos or files sent with it (the text is their caption); lastmile
+    keeps the words, never the files."""
     raw: Any = field(default=None, compare=False, repr=False)
 
 

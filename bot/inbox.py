@@ -284,7 +284,7 @@ class InboxWorker(Passes):
                     dedupe_key=f"reply:{row.id}",
                     platform=row.platform,
                     purpose="reply",
-                    payload={**payload_of(replies), "context": inbound.context},
+                    payload={**payload_of(replies, handled.locale), "context": inbound.context},
                     now=now,
                     not_before=now + HOLD_FOLLOW_UPS if inbound.answer_now else now,
                     person_id=handled.person_id,

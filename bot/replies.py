@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, assert_never
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,10 @@ class TextRequest:
     submit_label: str
     skip_label: str = ""
     max_length: int = 2000
+    write_label: str = ""
+    """The button that opens a form for the words, where the platform needs one."""
+    optional: bool = False
+    """The question is answered already: these words are an extra, never required."""
 
 
 @dataclass(frozen=True)
@@ -69,6 +73,27 @@ class Answered:
 
     token: str
     summary: str
+
+
+@dataclass(frozen=True)
+class Replace:
+    """The message carrying `token` now shows `reply` instead: a check-in's next step, its
+    receipt. With `resend`, the old copies go and `reply` is posted anew at the bottom of
+    the chat, where the person is notified of it (a reminder, a re-offered check-in)."""
+
+    token: str
+    reply: Text | Choices | TextRequest
+    resend: bool = False
+
+
+@dataclass(frozen=True)
+class File:
+    """A file for the person to keep, such as everything stored about them as JSON."""
+
+    content: bytes = field(repr=False)
+    filename: str
+    title: str
+    mime: str = "application/json"
 
 
 @dataclass(frozen=True)
@@ -105,11 +130,11 @@ class Status:
     can_digest: bool
 
 
-Reply = Text | Choices | TextRequest | Confirm | Image | Answered | Report | Status
+Reply = Text | Choices | TextRequest | Confirm | Image | Answered | Replace | File | Report | Status
 
 _KINDS: dict[str, type[Any]] = {
     cls.__name__: cls
-    for cls in (Text, Choices, TextRequest, Confirm, Image, Answered, Report, Status)
+    for cls in (Text, Choices, TextRequest, Confirm, Image, Answered, Replace, File, Report, Status)
 }
 
 
@@ -118,6 +143,10 @@ def reply_to_dict(reply: Reply) -> dict[str, Any]:
     data = asdict(reply)
     if isinstance(reply, Image):
         data["png"] = base64.b64encode(reply.png).decode("ascii")
+    if isinstance(reply, File):
+        data["content"] = base64.b64encode(reply.content).decode("ascii")
+    if isinstance(reply, Replace):
+        data["reply"] = reply_to_dict(reply.reply)
     if isinstance(reply, Report) and reply.chart is not None:
         data["chart"]["png"] = base64.b64encode(reply.chart.png).decode("ascii")
     data["kind"] = type(reply).__name__
@@ -134,6 +163,10 @@ def reply_from_dict(data: dict[str, Any]) -> Reply:
         values["yes"], values["no"] = Option(**values["yes"]), Option(**values["no"])
     elif kind == "Image":
         values["png"] = base64.b64decode(values["png"])
+    elif kind == "File":
+        values["content"] = base64.b64decode(values["content"])
+    elif kind == "Replace":
+        values["reply"] = reply_from_dict(values["reply"])
     elif kind == "Report":
         values["sections"] = tuple(
             Section(
@@ -154,25 +187,33 @@ def reply_from_dict(data: dict[str, Any]) -> Reply:
 
 def as_plain_text(reply: Reply) -> str:
     """The plain-text fallback every platform can show."""
-    if isinstance(reply, Text):
-        return reply.text
-    if isinstance(reply, Choices):
-        return reply.text + "\n" + "\n".join(f"• {option.label}" for option in reply.options)
-    if isinstance(reply, TextRequest):
-        return reply.prompt
-    if isinstance(reply, Confirm):
-        return f"{reply.text}\n• {reply.yes.label}\n• {reply.no.label}"
-    if isinstance(reply, Image):
-        return f"[{reply.title}] {reply.alt_text}"
-    if isinstance(reply, Report):
-        parts = [reply.title]
-        for section in reply.sections:
-            parts.append(f"\n{section.heading}")
-            parts.extend(f"• {label}: {value}" for label, value in section.facts)
-            parts.extend(f"• {line}" for line in section.lines)
-        if reply.footer:
-            parts.append(f"\n{reply.footer}")
-        return "\n".join(parts)
-    if isinstance(reply, Status):
-        return f"{reply.status}\n\n{reply.stored}"
-    return reply.summary
+    match reply:
+        case Text():
+            return reply.text
+        case Choices():
+            return reply.text + "\n" + "\n".join(f"• {option.label}" for option in reply.options)
+        case TextRequest():
+            return reply.prompt
+        case Confirm():
+            return f"{reply.text}\n• {reply.yes.label}\n• {reply.no.label}"
+        case Image():
+            return f"[{reply.title}] {reply.alt_text}"
+        case File():
+            return f"[{reply.title}: {reply.filename}]"
+        case Report():
+            parts = [reply.title]
+            for section in reply.sections:
+                parts.append(f"\n{section.heading}")
+                parts.extend(f"• {label}: {value}" for label, value in section.facts)
+                parts.extend(f"• {line}" for line in section.lines)
+            if reply.footer:
+                parts.append(f"\n{reply.footer}")
+            return "\n".join(parts)
+        case Status():
+            return f"{reply.status}\n\n{reply.stored}"
+        case Answered():
+            return reply.summary
+        case Replace():
+            return as_plain_text(reply.reply)
+        case _:
+            assert_never(reply)

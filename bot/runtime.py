@@ -10,7 +10,7 @@ from bot.config import ConfigError, LastmileConfig, Settings, example_config_pat
 from bot.engine import Clock, Engine, utc_now
 from bot.inbox import Inbox
 from bot.platform import Connection
-from bot.wording import Wording, load_wording, require
+from bot.wording import Wording, Wordings, load_wordings, require
 from storage.db import Database
 from storage.migrate import check_schema, upgrade
 
@@ -24,7 +24,7 @@ class Runtime:
     settings: Settings
     config_path: Path
     config: LastmileConfig
-    wording: Wording
+    wordings: Wordings
     db: Database
     engine: Engine
     clock: Clock = field(default=utc_now)
@@ -35,6 +35,11 @@ class Runtime:
 
     def __post_init__(self) -> None:
         self.inbox = Inbox(self)
+
+    @property
+    def wording(self) -> Wording:
+        """The settings' wording (the default locale)."""
+        return self.wordings.default
 
     async def close(self) -> None:
         """Stop the inbox and release the database connections."""
@@ -52,7 +57,7 @@ class PlatformFacts:
 
 def load_checked(
     settings: Settings, platforms: PlatformFacts | None = None
-) -> tuple[Path, LastmileConfig, Wording]:
+) -> tuple[Path, LastmileConfig, Wordings]:
     """Load and check the config file and the wording it asks for.
 
     Args:
@@ -76,8 +81,13 @@ def load_checked(
         raise ConfigError(
             f"config file {path} has {len(problems)} problem(s):\n  " + "\n  ".join(problems)
         )
-    wording = load_wording(config.settings.locale, settings.lastmile_prompts_dir)
-    return path, config, wording
+    from bot.flows.checkin import wording_keys
+
+    require(*wording_keys())
+    wordings = load_wordings(
+        config.settings.locale, config.locales(), settings.lastmile_prompts_dir
+    )
+    return path, config, wordings
 
 
 async def build_runtime(
@@ -95,7 +105,7 @@ async def build_runtime(
     Raises:
         ConfigError, WordingError, SchemaOutOfDate: with a message for a person.
     """
-    path, config, wording = load_checked(settings, platforms)
+    path, config, wordings = load_checked(settings, platforms)
     db = Database(settings.database_url)
     try:
         if prepare_schema:
@@ -103,13 +113,13 @@ async def build_runtime(
                 await upgrade(settings.database_url)
             else:
                 await check_schema(settings.database_url)
-        engine = Engine(db, config, wording, clock=clock)
+        engine = Engine(db, config, wordings, clock=clock)
         await engine.directory.sync(db, clock())
     except BaseException:
         await db.dispose()
         raise
     from bot.features import install_features
 
-    runtime = Runtime(settings, path, config, wording, db, engine, clock)
+    runtime = Runtime(settings, path, config, wordings, db, engine, clock)
     install_features(runtime)
     return runtime

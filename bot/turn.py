@@ -25,6 +25,8 @@ class Turn:
     roles: frozenset[tuple[str, str]]
     forgotten: bool = False
     """Set once the person's data is erased in this turn: replies go to no stored person."""
+    greeted: bool = False
+    """The person said hello before lastmile ever told them what it is."""
 
     @property
     def person_id(self) -> int:

@@ -108,11 +108,8 @@ async def _config_check(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _checkin_send(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.checkin_runner import open_checkin
-    from bot.outgoing import queue_checkin
-    from bot.participation import can_be_asked
+    from bot.scheduling.checkins import send_now
     from lastmile.server import runtime_for
-    from storage.people import people_in_cohort
 
     runtime = await runtime_for(settings)
     try:
@@ -120,23 +117,16 @@ async def _checkin_send(args: argparse.Namespace, settings: Settings) -> int:
             known = ", ".join(sorted(runtime.config.cohorts)) or "none"
             print(f"there is no cohort {args.cohort!r} (known: {known})", file=sys.stderr)
             return 2
-        now = runtime.clock()
-        slot = f"manual:{now.strftime('%Y-%m-%dT%H:%M')}"
-        queued = skipped = 0
-        async with runtime.db.session() as session:
-            for person in await people_in_cohort(session, args.cohort):
-                if not can_be_asked(person, now):
-                    skipped += 1
-                    continue
-                checkin = await open_checkin(
-                    session, person, runtime.config, kind=args.kind, slot=slot, now=now
-                )
-                if checkin is None:
-                    skipped += 1
-                    continue
-                await queue_checkin(session, person, checkin, runtime.config, runtime.wording, now)
-                queued += 1
-        print(f"queued {queued} check-in(s) for cohort {args.cohort}; skipped {skipped}")
+        report = await send_now(runtime, args.cohort, args.kind, runtime.clock())
+        held = sum(report.held.values())
+        parts = [
+            f"queued {report.queued} check-in(s) for cohort {args.cohort}",
+            f"asked {report.reoffered} person(s) again about the check-in they have open",
+            f"held {held}: {report.held['quiet']} in quiet hours or off shift, "
+            f"{report.held['cap']} at their weekly cap",
+            f"{report.not_asked} paused, stopped or unreachable",
+        ]
+        print("; ".join(parts))
     finally:
         await runtime.close()
     return 0

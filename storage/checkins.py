@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import or_, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -88,6 +88,23 @@ async def find_checkin(
     """The person's check-in of `kind` for `slot`, if any."""
     statement = select(CheckIn).where(
         CheckIn.person_id == person_id, CheckIn.kind == kind, CheckIn.slot == slot
+    )
+    return (await session.exec(statement)).first()
+
+
+async def latest_open_checkin(
+    session: AsyncSession, person_id: int, now: datetime
+) -> CheckIn | None:
+    """The person's newest sent, unanswered check-in that has not expired by `now`."""
+    statement = (
+        select(CheckIn)
+        .where(
+            CheckIn.person_id == person_id,
+            CheckIn.status == "sent",
+            or_(col(CheckIn.expires_at).is_(None), col(CheckIn.expires_at) > now),
+        )
+        .order_by(col(CheckIn.sent_at).desc(), col(CheckIn.id).desc())
+        .limit(1)
     )
     return (await session.exec(statement)).first()
 

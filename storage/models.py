@@ -3,10 +3,36 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, Column, Index, LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
+
+
+class PersonStatus(StrEnum):
+    """Whether a person is asked check-ins."""
+
+    ACTIVE = "active"
+    PAUSED = "paused"
+    STOPPED = "stopped"
+
+
+class CheckInKind(StrEnum):
+    """Why a check-in was opened."""
+
+    SCHEDULED = "scheduled"
+    TRIGGERED = "triggered"
+    DAY30 = "day30"
+
+
+class CheckInStatus(StrEnum):
+    """Where a check-in is in its life: queued, sent, answered, or closed unanswered."""
+
+    SCHEDULED = "scheduled"
+    SENT = "sent"
+    ANSWERED = "answered"
+    EXPIRED = "expired"
 
 
 class Programme(SQLModel, table=True):
@@ -41,12 +67,15 @@ class Person(SQLModel, table=True):
     display_name: str = ""
     email: str = ""
     timezone: str = ""
-    locale: str = "en"
+    locale: str = ""
+    """The platform's language tag for the person (es-ES), or "" when it has not said."""
     cohort_id: str | None = Field(default=None, index=True)
     status: str = Field(default="active", max_length=16)  # active | paused | stopped
     paused_until: datetime | None = None
     unreachable: bool = False
     created_at: datetime
+    welcomed_at: datetime | None = None
+    """When lastmile first told the person what it is (with their first message from it)."""
 
 
 class Role(SQLModel, table=True):

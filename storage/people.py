@@ -272,6 +272,11 @@ class PersonData:
     overrides: list[Override]
     day30: list[Day30Response]
     notes: list[Note]
+    state: ConversationState | None = None
+    sent: list[SentMessage] | None = None
+    theme_texts: list[ThemeText] | None = None
+    waiting: list[OutboxMessage] | None = None
+    """Messages for the person queued and not yet sent."""
 
 
 async def person_data(session: AsyncSession, person: Person) -> PersonData:
@@ -293,6 +298,14 @@ async def person_data(session: AsyncSession, person: Person) -> PersonData:
         overrides=await rows(Override, col(Override.id)),
         day30=await rows(Day30Response, col(Day30Response.id)),
         notes=await rows(Note, col(Note.id)),
+        state=await get_state(session, pid),
+        sent=await rows(SentMessage, col(SentMessage.id)),
+        theme_texts=await rows(ThemeText, col(ThemeText.id)),
+        waiting=[
+            row
+            for row in await rows(OutboxMessage, col(OutboxMessage.id))
+            if row.status == "pending"
+        ],
     )
 
 
@@ -336,6 +349,19 @@ async def forget_person(session: AsyncSession, person_id: int) -> None:
     )
     await session.exec(delete(CheckIn).where(col(CheckIn.person_id) == person_id))
     await session.exec(delete(Person).where(col(Person.id) == person_id))
+
+
+async def mark_welcomed(session: AsyncSession, person_ids: Sequence[int], now: datetime) -> None:
+    """Note that lastmile has told these people what it is, in one statement."""
+    if not person_ids:
+        return
+    welcomed = rows_source(session, Person, [{"id": pid} for pid in person_ids], ["id"])
+    await session.exec(
+        update(Person)
+        .where(col(Person.id).in_(select(welcomed.table.c.id)))
+        .values(welcomed_at=now),
+        params=welcomed.params,
+    )
 
 
 async def mark_unreachable(session: AsyncSession, person_id: int) -> None:

@@ -11,7 +11,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import SelectOfScalar
 
-from storage.models import CheckIn, Person
+from storage.models import CheckIn, ConversationState, Person
 
 
 async def timezones_in_cohort(session: AsyncSession, cohort_id: str) -> list[str]:
@@ -225,3 +225,28 @@ async def checkin_statuses(session: AsyncSession, checkin_ids: Sequence[int]) ->
         for checkin_id, status in (await session.exec(statement)).all()
         if checkin_id is not None
     }
+
+
+async def people_with_open_checkins(
+    session: AsyncSession, cohort_id: str, zones: Sequence[str], now: datetime
+) -> set[int]:
+    """Which of a cohort's people in `zones` have a check-in queued or sent, unanswered and
+    not yet expired at `now` (they are not asked another meanwhile)."""
+    statement = select(CheckIn.person_id).where(
+        col(CheckIn.person_id).in_(_ids_in_zones(cohort_id, zones)),
+        col(CheckIn.status).in_(("scheduled", "sent")),
+        col(CheckIn.expires_at) > now,
+    )
+    return set((await session.exec(statement)).all())
+
+
+async def flows_past_expiry(session: AsyncSession, now: datetime) -> list[ConversationState]:
+    """People's places in check-ins whose expiry has come (answered part-way, or offering
+    to add a few words)."""
+    statement = (
+        select(ConversationState)
+        .join(CheckIn, col(CheckIn.id) == col(ConversationState.checkin_id))
+        .where(col(CheckIn.expires_at) <= now)
+        .order_by(col(ConversationState.person_id))
+    )
+    return list((await session.exec(statement)).all())

@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import json
 import re
+import tempfile
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from itertools import count
+from pathlib import Path
 from typing import Any, ClassVar
 
 from adapters.local.chat import LocalChat
@@ -67,6 +69,14 @@ class Conversation(ABC):
         """Answer the open question that wants words, the way the platform offers it."""
 
     @abstractmethod
+    async def send_file(self, caption: str, who: str = "worker") -> list[str]:
+        """Send a photo with `caption` in the person's own chat."""
+
+    @abstractmethod
+    def files(self, who: str = "worker") -> list[bytes]:
+        """The contents of the files lastmile sent the person, oldest first."""
+
+    @abstractmethod
     def messages(self, who: str = "worker") -> list[str]:
         """The person's chat as it reads now, oldest first (updated messages as updated)."""
 
@@ -97,7 +107,7 @@ class Conversation(ABC):
                 now=now,
             )
             assert checkin is not None
-            config, wording = self.runtime.config, self.runtime.wording
+            config, wording = self.runtime.config, self.runtime.wordings
             await queue_checkin(session, found, checkin, config, wording, now)
         return await self.arrived(who)
 
@@ -126,20 +136,40 @@ class LocalConversation(Conversation):
         "stranger": "stranger",
     }
 
-    def __init__(self, runtime: Runtime, clock: FakeClock) -> None:
+    def __init__(self, runtime: Runtime, clock: FakeClock, folder: Path) -> None:
         super().__init__(runtime, clock)
-        self.chats = {who: LocalChat(runtime, user) for who, user in self.users.items()}
+        self.folder = folder
+        self.chats = {
+            who: LocalChat(runtime, user, folder / user) for who, user in self.users.items()
+        }
+
+    def files(self, who: str = "worker") -> list[bytes]:
+        saved = self.folder / self.users[who]
+        return [path.read_bytes() for path in sorted(saved.glob("*.json"))]
 
     async def say(self, text: str, who: str = "worker") -> list[str]:
         return await self.chats[who].send(text)
 
+    def _numbered(self, who: str) -> dict[str, str]:
+        """The numbers the screen answers to now, by label."""
+        screen = self.chats[who].screen
+        tokens = {token for token, _value in screen.numbers.values()}
+        found: dict[str, str] = {}
+        for message in screen.messages:
+            if message.token not in tokens:
+                continue
+            for line in message.lines:
+                number, _, shown = line.strip().partition(". ")
+                if number in screen.numbers and shown:
+                    found[shown] = number
+        return found
+
     async def tap(self, label: str, who: str = "worker") -> list[str]:
         screen = self.chats[who].screen
-        for line in reversed(screen.lines):
-            number, _, shown = line.strip().partition(". ")
-            if shown == label and number in screen.numbers:
-                return await self.chats[who].send(number)
-        if screen.skip_token and label == "Skip":
+        number = self._numbered(who).get(label)
+        if number is not None:
+            return await self.chats[who].send(number)
+        if screen.skip_token and label == self.runtime.wording("text.skip"):
             return await self.chats[who].send("0")  # "(type your answer, or 0 to skip)"
         raise AssertionError(f"no choice {label!r} on screen: {screen.lines[-8:]}")
 
@@ -147,17 +177,21 @@ class LocalConversation(Conversation):
         assert self.chats[who].screen.text_token, "no question wants words right now"
         return await self.chats[who].send(text)
 
+    async def send_file(self, caption: str, who: str = "worker") -> list[str]:
+        return await self.chats[who].send(caption, files=("photo.jpg",))
+
     def messages(self, who: str = "worker") -> list[str]:
-        return list(self.chats[who].screen.lines)
+        return ["\n".join(message.lines) for message in self.chats[who].screen.messages]
 
     def buttons(self, who: str = "worker") -> list[str]:
+        buttons = list(self._numbered(who))
         screen = self.chats[who].screen
-        labels = []
-        for line in screen.lines:
-            number, _, shown = line.strip().partition(". ")
-            if number in screen.numbers and screen.numbers[number] and shown:
-                labels.append(shown)
-        return labels[-len(screen.numbers) :] if screen.numbers else []
+        if screen.text_token:
+            message = next(m for m in screen.messages if m.token == screen.text_token)
+            buttons.append(self.runtime.wording("text.write"))
+            if screen.skip_token and message:
+                buttons.append(self.runtime.wording("text.skip"))
+        return buttons
 
     async def arrived(self, who: str = "worker") -> list[str]:
         return await self.chats[who].deliver_pending()
@@ -237,6 +271,16 @@ class SlackConversation(Conversation):
         await self.slack.send("events", self.slack.dm_payload(text, user=self.users[who]))
         return self._since(before, who)
 
+    async def send_file(self, caption: str, who: str = "worker") -> list[str]:
+        before = self._state(who)
+        payload = self.slack.dm_payload(caption, user=self.users[who])
+        payload["event"].update(
+            subtype="file_share",
+            files=[{"id": "F0PHOTO001", "name": "photo.jpg", "mimetype": "image/jpeg"}],
+        )
+        await self.slack.send("events", payload)
+        return self._since(before, who)
+
     def _newest_button(self, who: str, label: str) -> tuple[str, dict[str, Any], dict[str, Any]]:
         for ts, message in reversed(self._dm(who)):
             for element in _slack_buttons(message):
@@ -280,7 +324,14 @@ class SlackConversation(Conversation):
         view_id = self._open_view()
         if view_id is None:
             # A question that wants words has a "Write it…" button that opens the form.
-            await self.tap(self.runtime.wording("text.write"), who)
+            writes = [
+                element["text"]["text"]
+                for _ts, message in self._dm(who)
+                for element in _slack_buttons(message)
+                if element["action_id"] == "lastmile.write"
+            ]
+            assert writes, "no question wants words right now"
+            await self.tap(writes[-1], who)
             view_id = self._open_view()
         assert view_id is not None, "no form opened for the question"
         self._views_seen.add(view_id)
@@ -289,6 +340,14 @@ class SlackConversation(Conversation):
             "interactive", self.slack.submit_payload(view_id, text, user=self.users[who])
         )
         return self._since(before, who)
+
+    def files(self, who: str = "worker") -> list[bytes]:
+        channel = self.slack.fake.dm_channel_for(self.users[who])
+        return [
+            file.content or b""
+            for file in self.slack.fake.files.values()
+            if file.completed and channel in (file.channels or [file.channel_id])
+        ]
 
     def messages(self, who: str = "worker") -> list[str]:
         return [_slack_text(message) for _ts, message in self._dm(who)]
@@ -346,8 +405,9 @@ class TeamsConversation(Conversation):
     def __init__(self, bot: TeamsBotUnderTest) -> None:
         super().__init__(bot.runtime, bot.runtime.clock)  # type: ignore[arg-type]
         self.bot = bot
-        self.refreshed: dict[str, dict[str, Any]] = {}
-        """Cards replaced by an invoke response, by activity id."""
+        self.refreshed: dict[str, tuple[int, dict[str, Any]]] = {}
+        """Cards replaced by an invoke response, by activity id: when (how many connector
+        requests had been made), and the card."""
         self._installed: set[str] = set()
 
     def _conversation(self, who: str) -> str:
@@ -372,19 +432,24 @@ class TeamsConversation(Conversation):
             )
 
     def _chat(self, who: str) -> list[tuple[str, dict[str, Any]]]:
-        """Every activity in the person's chat, by id, as it reads now."""
+        """Every activity in the person's chat, by id, as it reads now: sends, updates,
+        deletes and invoke refreshes applied in the order they happened."""
         shown: dict[str, dict[str, Any]] = {}
         conversation = self._conversation(who)
-        for call in self.bot.connector.requests(conversation_id=conversation):
-            if not call.succeeded:
+        calls = self.bot.connector.requests(conversation_id=conversation)
+        refreshes = sorted(self.refreshed.items(), key=lambda item: item[1][0])
+        for index, call in enumerate([*calls, None]):
+            for activity_id, (at, content) in refreshes:
+                if at == index and activity_id in shown:
+                    shown[activity_id] = content
+            if call is None or not call.succeeded:
                 continue
             if call.operation in SEND_OPERATIONS:
                 shown[str(call.response["id"])] = call.body
             elif call.operation == "update" and call.activity_id in shown:
                 shown[str(call.activity_id)] = call.body
-        for activity_id, content in self.refreshed.items():
-            if activity_id in shown:
-                shown[activity_id] = content
+            elif call.operation == "delete":
+                shown.pop(str(call.activity_id), None)
         return list(shown.items())
 
     def _since(self, before: dict[str, str], who: str) -> list[str]:
@@ -403,6 +468,19 @@ class TeamsConversation(Conversation):
         await self.bot.post("message_personal", text=text, **self._overrides(who))
         return self._since(before, who)
 
+    async def send_file(self, caption: str, who: str = "worker") -> list[str]:
+        await self._install(who)
+        before = self._state(who)
+        photo = {
+            "contentType": "image/*",
+            "contentUrl": "https://smba.trafficmanager.net/amer/v3/attachments/0-photo/views/original",
+            "name": "photo.jpg",
+        }
+        await self.bot.post(
+            "message_personal", text=caption, attachments=[photo], **self._overrides(who)
+        )
+        return self._since(before, who)
+
     def _newest_action(self, who: str, title: str) -> tuple[str, dict[str, Any]]:
         for activity_id, activity in reversed(self._chat(who)):
             for attachment in activity.get("attachments") or []:
@@ -419,19 +497,24 @@ class TeamsConversation(Conversation):
             value={"action": {"type": "Action.Execute", "verb": "lastmile", "data": data}},
             **self._overrides(who),
         )
+        answered_at = len(self.bot.connector.requests(conversation_id=self._conversation(who)))
         result = await self.bot.post(invoke)
         assert result.status == 200, result
         body = result.body or {}
         if body.get("type") == "application/vnd.microsoft.card.adaptive":
-            self.refreshed[activity_id] = {
-                "type": "message",
-                "attachments": [
-                    {
-                        "contentType": "application/vnd.microsoft.card.adaptive",
-                        "content": body["value"],
-                    }
-                ],
-            }
+            # The refresh took effect when the invoke was answered, before its follow-ups.
+            self.refreshed[activity_id] = (
+                answered_at,
+                {
+                    "type": "message",
+                    "attachments": [
+                        {
+                            "contentType": "application/vnd.microsoft.card.adaptive",
+                            "content": body["value"],
+                        }
+                    ],
+                },
+            )
         shown = self._since(before, who)
         if body.get("type") == "application/vnd.microsoft.activity.message" and body.get("value"):
             shown.insert(0, str(body["value"]))
@@ -453,6 +536,16 @@ class TeamsConversation(Conversation):
                     data = {**submit[0]["data"], inputs[0]["id"]: text}
                     return await self._execute(who, activity_id, data)
         raise AssertionError("no card asks for words")
+
+    def files(self, who: str = "worker") -> list[bytes]:
+        # Teams shows the file's contents in the card (a bot cannot attach a file there).
+        return [
+            str(block["text"]).encode("utf-8")
+            for _id, activity in self._chat(who)
+            for attachment in activity.get("attachments") or []
+            for block in (attachment.get("content") or {}).get("body", [])
+            if block.get("fontType") == "Monospace"
+        ]
 
     def messages(self, who: str = "worker") -> list[str]:
         return [_teams_text(activity) for _id, activity in self._chat(who)]
@@ -486,7 +579,8 @@ async def conversation(
         runtime = await runtime_for(settings, clock=clock)
         connect(runtime, None, {"local": PLATFORMS["local"]})
         try:
-            yield LocalConversation(runtime, clock)
+            with tempfile.TemporaryDirectory() as folder:
+                yield LocalConversation(runtime, clock, Path(folder))
         finally:
             await runtime.close()
     elif platform == "slack":

@@ -320,7 +320,7 @@ class Harness:
             )
             assert checkin is not None and checkin.id is not None
             await queue_checkin(
-                session, person, checkin, self.runtime.config, self.runtime.wording, now
+                session, person, checkin, self.runtime.config, self.runtime.wordings, now
             )
             return checkin.id
 

@@ -105,7 +105,7 @@ class TeamsBotUnderTest:
                 session, person, runtime.config, kind="scheduled", slot=slot, now=now
             )
             assert checkin is not None
-            await queue_checkin(session, person, checkin, runtime.config, runtime.wording, now)
+            await queue_checkin(session, person, checkin, runtime.config, runtime.wordings, now)
         return checkin
 
 

@@ -23,9 +23,11 @@ async def test_partly_workaround_then_override_with_reason_and_detail(runtime: R
     await chat.send("checkin")
     assert said(await chat.send("2"), "What did you do instead?")
     assert said(await chat.send("1"), "Did you override or ignore a suggestion from RoutePilot?")
-    assert said(await chat.send("2"), "What was the main reason?")
-    assert said(await chat.send("1"), "Anything to add?")
-    assert said(await chat.send("The suggested road was closed"), "never with your name")
+    # The reason is one tap on the same question; the check-in is complete with it.
+    assert said(await chat.send("2"), "Anything to add?")
+    shown = await chat.send("The suggested road was closed")
+    assert said(shown, "“The suggested road was closed”")
+    assert said(shown, "never with your name")
     ben = await person(runtime, "ben")
     (answer,) = await rows(runtime, Answer, person_id=ben.id)
     (workaround,) = await rows(runtime, Workaround, person_id=ben.id)
@@ -45,7 +47,7 @@ async def test_no_with_free_text_workaround_and_no_override(runtime: Runtime) ->
     await chat.send("3")
     assert said(await chat.send("4"), "A few words is plenty")
     assert said(await chat.send("Rang the depot"), "Did you override")
-    assert said(await chat.send("1"), "✓ No override.")
+    assert said(await chat.send("1"), "“Rang the depot” — no override")
     cat = await person(runtime, "cat")
     (workaround,) = await rows(runtime, Workaround, person_id=cat.id)
     assert (workaround.kind, workaround.text) == ("other", "Rang the depot")
@@ -58,7 +60,7 @@ async def test_did_not_use_it_with_reason(runtime: Runtime) -> None:
     chat = LocalChat(runtime, "dev")
     await chat.send("checkin")
     assert said(await chat.send("4"), "What got in the way?")
-    assert said(await chat.send("3"), "✓ What got in the way: Couldn't get into it")
+    assert said(await chat.send("3"), "✓ Didn't use it — couldn't get into it")
     dev = await person(runtime, "dev")
     (answer,) = await rows(runtime, Answer, person_id=dev.id)
     assert (answer.outcome, answer.not_used_reason) == ("not_used", "no_access")
@@ -82,7 +84,7 @@ async def test_day30_check_queued_then_answered(runtime: Runtime, clock: FakeClo
             session, ana, runtime.config, kind="day30", slot="day30", now=clock.now
         )
         assert checkin is not None
-        await queue_checkin(session, ana, checkin, runtime.config, runtime.wording, clock.now)
+        await queue_checkin(session, ana, checkin, runtime.config, runtime.wordings, clock.now)
     chat = LocalChat(runtime, "ana")
     shown = await chat.deliver_pending()
     assert said(shown, "If RoutePilot went away tomorrow, how would you feel?")
@@ -94,34 +96,34 @@ async def test_day30_check_queued_then_answered(runtime: Runtime, clock: FakeClo
     assert await chat.deliver_pending() == []
 
 
-async def test_mydata_shows_exactly_the_stored_rows(runtime: Runtime) -> None:
+async def test_mydata_shows_exactly_the_stored_rows(runtime: Runtime, clock: FakeClock) -> None:
     chat = LocalChat(runtime, "ben")
     await chat.send("checkin")
     await chat.send("2")
     await chat.send("4")
     await chat.send("Used paper map")
-    await chat.send("2")
-    await chat.send("4")
-    await chat.send("0")
+    await chat.send("5")
+    clock.advance(minutes=5)
+    await chat.send("checkin")  # a new check-in: the last one's offer of a few words ends
     await chat.send("Please add the new estate")
     await chat.send("3")
     shown = "\n".join(await chat.send("mydata"))
-    assert "Check-ins (1):" in shown and "triggered: answered, partly" in shown
-    assert "Workarounds (1):" in shown and "other: “Used paper map”" in shown
-    assert "Overrides (1):" in shown and "overrode, distrust" in shown
-    assert "Notes (1):" in shown and "idea: Please add the new estate" in shown
-    assert "team north" in shown
+    assert "Check-ins (2):" in shown and "you asked for it: answered — Partly" in shown
+    assert "What you did instead (1):" in shown and "Something else “Used paper map”" in shown
+    assert "Suggestions overridden (1):" in shown and "Didn't trust it" in shown
+    assert "Notes (1):" in shown and "An idea “Please add the new estate”" in shown
+    assert "Team: North depot (north)" in shown
 
 
-async def test_forget_erases_every_row_about_the_person(runtime: Runtime) -> None:
+async def test_forget_erases_every_row_about_the_person(runtime: Runtime, clock: FakeClock) -> None:
     chat = LocalChat(runtime, "lee")
     await chat.send("checkin")
     await chat.send("3")
     await chat.send("4")
     await chat.send("Asked the dispatcher")
     await chat.send("2")
-    await chat.send("1")
-    await chat.send("0")
+    clock.advance(minutes=5)
+    await chat.send("checkin")
     await chat.send("A note for the team")
     lee = await person(runtime, "lee")
     assert lee.id is not None
@@ -153,4 +155,4 @@ async def test_forget_can_be_called_off(runtime: Runtime) -> None:
 
 async def test_help_keeps_the_lead_section_on_its_own_lines(runtime: Runtime) -> None:
     shown = "\n".join(await LocalChat(runtime, "lee").send("help"))
-    assert "erase everything I keep about you\n\nTeam leads:" in shown
+    assert "its number or its first words.\n\nTeam leads:" in shown

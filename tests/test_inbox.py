@@ -13,7 +13,7 @@ from adapters.local.inbound import tapped, typed
 from bot.events import Actor, Address, ChoiceMade, MessageReceived
 from bot.inbox import MAX_ATTEMPTS, InboxWorker
 from bot.platform import Inbound
-from bot.replies import Choices
+from bot.replies import Choices, Replace
 from bot.runtime import Runtime
 from lastmile.platforms import PLATFORMS
 from storage.inbox import NewEvent, claim_heads
@@ -163,7 +163,9 @@ async def test_second_tap_on_an_answered_choice_changes_nothing(runtime: Runtime
 async def test_tapping_an_old_step_after_moving_on_changes_nothing(runtime: Runtime) -> None:
     token = await _open_checkin(runtime)
     replies = await runtime.engine.handle(ChoiceMade(ANA, WHERE, token, "partly", "t1"))
-    (workaround_question,) = [r for r in replies if isinstance(r, Choices)]
+    (workaround_question,) = [
+        r.reply for r in replies if isinstance(r, Replace) and isinstance(r.reply, Choices)
+    ]
     await runtime.engine.handle(ChoiceMade(ANA, WHERE, workaround_question.token, "by_hand", "t2"))
     await runtime.engine.handle(
         ChoiceMade(ANA, WHERE, workaround_question.token, "colleague", "t3")

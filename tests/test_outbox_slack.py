@@ -94,7 +94,7 @@ async def test_real_sender_delivers_each_message_once_through_500s_and_429s(
     texts = Counter(slack.posted_texts())
     assert set(texts.values()) == {1}
     assert {f"notice {n}" for n in range(6)} <= set(texts)
-    assert sum(1 for text in texts if "help you" in text) == 1
+    assert sum(1 for text in texts if "Did RoutePilot help you" in text) == 1
     digest_posts = [c for c in fake.calls("chat.postMessage") if c.params["channel"] == "CDIGEST"]
     assert len(digest_posts) == 1
     failed = [c.failure for c in fake.calls(include_failed=True) if c.failure is not None]

@@ -4,6 +4,7 @@ one reminder then expiry, and the day-30 check (issue 5, acceptance 1)."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -13,7 +14,7 @@ from sqlalchemy import update
 from sqlmodel import col
 
 from bot.events import Actor, Address, ChoiceMade
-from bot.replies import Answered, Choices, Text
+from bot.replies import Choices, Replace, Text
 from bot.runtime import Runtime
 from bot.scheduling.checkins import expire_checkins, queue_due_checkins, send_reminders
 from storage.checkins import create_checkin
@@ -96,7 +97,10 @@ async def test_each_person_is_asked_at_their_local_1530_across_dst(
             assert checkin.sent_at.astimezone(zone).strftime("%H:%M") == "15:30"
         assert [c.slot for c in checkins][2] == f"2026-10-27T15:30 {zone.key}"
     assert len(sender.sent) == 12
-    london_first = sender.sent[0].replies[0]
+    # The first message lastmile sends a person starts with its welcome.
+    assert isinstance(sender.sent[0].replies[0], Text)
+    assert sender.sent[0].replies[0].text.startswith("Hi, I'm lastmile.")
+    london_first = sender.sent[0].replies[-1]
     assert isinstance(london_first, Choices)
     assert london_first.text == "Did RoutePilot help you this afternoon?"
 
@@ -180,15 +184,21 @@ async def test_one_reminder_then_expiry(runtime: Runtime, clock: FakeClock) -> N
     assert await run(240) == (0, 1)
     assert await run(300) == (0, 0)
     question, reminder, closed = sender.sent
-    assert isinstance(question.replies[0], Choices)
-    assert [type(r) for r in reminder.replies] == [Text, Choices]
-    assert reminder.replies[0] == Text("Still got ten seconds? One tap is enough.")
-    assert reminder.replies[1] == question.replies[0]
+    asked = question.replies[-1]
+    assert isinstance(asked, Choices)
+    # The reminder moves the one open question to the bottom of the chat, with a nudge.
+    (moved,) = reminder.replies
+    assert isinstance(moved, Replace) and moved.resend and moved.token == asked.token
+    assert moved.reply == replace(
+        asked, text=f"Still got ten seconds? One tap is enough.\n{asked.text}"
+    )
     assert closed.purpose == "notice"
     assert closed.replies == (
-        Answered(
-            question.replies[0].token,
-            "This check-in has closed. Thanks anyway, there will be another one.",
+        Replace(
+            asked.token,
+            Text(
+                f"{asked.text}\nThis check-in has closed. Thanks anyway, there will be another one."
+            ),
         ),
     )
     (checkin,) = await rows(runtime, CheckIn)
@@ -289,6 +299,6 @@ async def test_day30_check_replaces_the_next_slot_once(runtime: Runtime, clock: 
     day30 = [
         m
         for m in sender.sent
-        if isinstance(m.replies[0], Choices) and "went away" in m.replies[0].text
+        if isinstance(m.replies[-1], Choices) and "went away" in m.replies[-1].text
     ]
     assert len(day30) == 1

@@ -12,7 +12,8 @@ import pytest
 from sqlalchemy import event
 
 from bot.checkin_runner import initial_state
-from bot.flows.checkin import question
+from bot.engine import welcome
+from bot.flows.checkin import message as message_of
 from bot.outgoing import payload_of
 from bot.runtime import Runtime
 from bot.scheduling.checkins import queue_due_checkins
@@ -124,16 +125,22 @@ async def test_each_queued_question_is_the_one_its_check_in_asks(
         # London's two slots for everyone there, and Chicago's 09:30 (15:30 in London).
         assert len({str(m.payload) for m in messages}) == len(messages) == 2 * (1 + NEWCOMERS) + 1
         # Morning and afternoon questions, and one day-30 check.
-        texts = {m.payload["replies"][0]["text"] for m in messages}
+        texts = {m.payload["replies"][-1]["text"] for m in messages}
         assert len(texts) == 3
         for message in messages:
             assert message.checkin_id is not None and message.person_id is not None
             checkin = checkins[message.checkin_id]
             person = people[checkin.person_id]
             zone = person_timezone(person, runtime.config)
-            expected = question(initial_state(checkin, runtime.config, zone), runtime.wording)
+            w = runtime.wording
+            expected = message_of(initial_state(checkin, runtime.config, zone), w)
+            # A person's first message from lastmile starts with its welcome.
+            first = len(message.payload["replies"]) == 2
+            replies = (
+                (*welcome(runtime.config, w, person.cohort_id), expected) if first else (expected,)
+            )
             # As stored: JSON has lists where the replies have tuples.
-            assert message.payload == json.loads(json.dumps(payload_of((expected,))))
+            assert message.payload == json.loads(json.dumps(payload_of(replies, w.locale)))
             assert (message.person_id, message.platform) == (person.id, person.platform)
     finally:
         await runtime.close()

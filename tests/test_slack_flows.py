@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -11,6 +12,7 @@ import pytest
 from adapters.slack.blocks import escape
 from storage.models import Answer, Note, Override, Person, SentMessage, Workaround
 from tests.conftest import FakeClock
+from tests.fakes.slack_api import RecordedCall
 from tests.fakes.slack_signing import app_home_opened_payload
 from tests.slack_support import (
     DANA,
@@ -37,6 +39,17 @@ async def slack(database_url: str, clock: FakeClock) -> AsyncIterator[Harness]:
 
 def updates(harness: Harness, ts: str) -> list[dict[str, Any]]:
     return [c.params for c in harness.fake.calls("chat.update") if c.params["ts"] == ts]
+
+
+def now_showing(harness: Harness, question: RecordedCall) -> RecordedCall:
+    """The question's message as it reads now (each step updates it in place)."""
+    assert question.response is not None
+    message = harness.fake.messages[(question.response["channel"], question.response["ts"])]
+    return replace(question, params={**question.params, "blocks": message["blocks"]})
+
+
+def section_texts(blocks: list[dict[str, Any]]) -> list[str]:
+    return [block["text"]["text"] for block in blocks if block["type"] == "section"]
 
 
 def context_texts(blocks: list[dict[str, Any]]) -> list[str]:
@@ -67,8 +80,10 @@ async def test_checkin_arrives_as_a_dm_with_buttons_and_a_click_stores_the_answe
     [update] = updates(slack, question.response["ts"])  # type: ignore[index]
     assert update["channel"] == dm
     assert buttons(update["blocks"]) == []  # nothing left to tap twice
-    assert context_texts(update["blocks"]) == ["✓ You said: RoutePilot helped."]
-    assert "Thank you" in slack.last_post(DANA).params["text"]
+    [receipt] = section_texts(update["blocks"])
+    assert receipt.startswith("Did RoutePilot help you this afternoon?\n✓ RoutePilot helped\n")
+    assert "Thank you" in receipt
+    assert slack.last_post(DANA) == question  # the same message, no new one
 
 
 async def test_partly_then_something_else_opens_a_modal_that_stores_the_workaround(
@@ -76,8 +91,10 @@ async def test_partly_then_something_else_opens_a_modal_that_stores_the_workarou
 ) -> None:
     question = await slack.checkin_message(DANA)
     await slack.click(question, "partly")
-    workaround_question = slack.last_post(DANA)
-    assert workaround_question.params["text"] == "What did you do instead?"
+    workaround_question = now_showing(slack, question)
+    assert section_texts(workaround_question.params["blocks"])[-1].endswith(
+        "What did you do instead?"
+    )
     something_else = button_for(workaround_question.params["blocks"], "other")
     assert something_else["text"]["text"] == "Something else…"
 
@@ -88,9 +105,8 @@ async def test_partly_then_something_else_opens_a_modal_that_stores_the_workarou
     assert opened.params["trigger_id"] == click["trigger_id"]
     modal = opened.params["view"]
     assert modal["type"] == "modal" and modal["callback_id"] == "lastmile.form"
-    [update] = updates(slack, workaround_question.response["ts"])  # type: ignore[index]
-    assert context_texts(update["blocks"]) == ["✓ You did instead: Something else"]
-    text_request = slack.last_post(DANA)
+    text_request = now_showing(slack, question)
+    assert "✓ Partly — did something else" in section_texts(text_request.params["blocks"])[0]
     assert [b["text"]["text"] for b in buttons(text_request.params["blocks"])] == [
         "Write it…",
         "Skip",
@@ -102,11 +118,10 @@ async def test_partly_then_something_else_opens_a_modal_that_stores_the_workarou
     assert submitted.status == 200
     [workaround] = await slack.rows(Workaround)
     assert (workaround.kind, workaround.text) == ("other", "Rang the depot")
-    [saved] = updates(slack, text_request.response["ts"])  # type: ignore[index]
-    assert context_texts(saved["blocks"]) == ["✓ Got it, saved."]
-    assert slack.last_post(DANA).params["text"] == (
-        "Did you override or ignore a suggestion from RoutePilot?"
-    )
+    after = section_texts(now_showing(slack, question).params["blocks"])[0]
+    assert "✓ Partly — did something else — “Rang the depot”" in after
+    assert after.endswith("Did you override or ignore a suggestion from RoutePilot? If so, why?")
+    assert slack.posts_to(DANA)[-1] == question  # still one message
 
 
 async def test_write_it_button_and_typing_in_the_dm_both_answer_a_text_step(
@@ -114,10 +129,9 @@ async def test_write_it_button_and_typing_in_the_dm_both_answer_a_text_step(
 ) -> None:
     question = await slack.checkin_message(DANA)
     await slack.click(question, "no")
-    await slack.click(slack.last_post(DANA), "colleague")
-    await slack.click(slack.last_post(DANA), "yes")
-    await slack.click(slack.last_post(DANA), "wrong")
-    detail = slack.last_post(DANA)
+    await slack.click(now_showing(slack, question), "colleague")
+    await slack.click(now_showing(slack, question), "wrong")
+    detail = now_showing(slack, question)
 
     await slack.click(detail, "write")
     opened = slack.fake.last_call("views.open").params["view"]
@@ -132,8 +146,9 @@ async def test_write_it_button_and_typing_in_the_dm_both_answer_a_text_step(
         "wrong",
         "It suggested a closed road",
     )
-    [saved] = updates(slack, detail.response["ts"])  # type: ignore[index]
-    assert context_texts(saved["blocks"]) == ["✓ Got it, saved."]
+    saved = now_showing(slack, question)
+    assert buttons(saved.params["blocks"]) == []
+    assert "“It suggested a closed road”" in section_texts(saved.params["blocks"])[0]
     assert await slack.rows(Note) == []  # an answer, not a volunteered note
 
 
@@ -142,8 +157,7 @@ async def test_an_answer_typed_after_a_restart_replaces_the_question_it_answers(
 ) -> None:
     question = await slack.checkin_message(DANA)
     await slack.click(question, "partly")
-    await slack.send("interactive", slack.click_payload(slack.last_post(DANA), "other"))
-    text_request = slack.last_post(DANA)
+    await slack.send("interactive", slack.click_payload(now_showing(slack, question), "other"))
     posts_before = len(slack.posts_to(DANA))
 
     async with another_process(slack) as restarted:
@@ -151,16 +165,17 @@ async def test_an_answer_typed_after_a_restart_replaces_the_question_it_answers(
 
     [workaround] = await slack.rows(Workaround)
     assert (workaround.kind, workaround.text) == ("other", "Rang the depot")
-    [saved] = updates(slack, text_request.response["ts"])  # type: ignore[index]
-    assert saved["channel"] == text_request.response["channel"]  # type: ignore[index]
-    assert buttons(saved["blocks"]) == []
-    # The question stays above the answer: its blocks came from the database too.
-    asked = [b for b in text_request.params["blocks"] if b["type"] != "actions"]
-    assert asked and saved["blocks"][:-1] == asked
-    assert context_texts(saved["blocks"]) == ["✓ Got it, saved."]
-    new_posts = [call.params["text"] for call in slack.posts_to(DANA)[posts_before:]]
-    assert new_posts == ["Did you override or ignore a suggestion from RoutePilot?"]
-    assert await slack.rows(SentMessage) != []  # the new question is remembered
+    saved = slack.fake.calls("chat.update")[-1].params
+    assert (saved["channel"], saved["ts"]) == (
+        question.response["channel"],  # type: ignore[index]
+        question.response["ts"],  # type: ignore[index]
+    )
+    # The same message shows the next step: its copy came from the database.
+    assert section_texts(saved["blocks"])[0].endswith(
+        "Did you override or ignore a suggestion from RoutePilot? If so, why?"
+    )
+    assert len(slack.posts_to(DANA)) == posts_before  # nothing new posted
+    assert await slack.rows(SentMessage) != []  # the new step is remembered
 
 
 async def test_forget_erases_where_the_persons_questions_were_posted(slack: Harness) -> None:
@@ -191,7 +206,7 @@ async def test_slash_commands_help_pause_mydata_and_forget(slack: Harness) -> No
 
     paused = await slack.command("pause 1w")
     [person] = [p for p in await slack.rows(Person) if p.platform_user_id == DANA]
-    assert "Check-ins paused until" in paused["text"]
+    assert "Check-ins are paused. I'll ask again from" in paused["text"]
     assert person.status == "paused"
 
     mydata = await slack.command("mydata")
@@ -230,7 +245,7 @@ async def test_app_home_shows_status_data_and_pause_resume(slack: Harness) -> No
 
     [person] = [p for p in await slack.rows(Person) if p.platform_user_id == DANA]
     assert person.status == "paused"
-    assert "Check-ins paused until" in slack.last_post(DANA).params["text"]
+    assert "Check-ins are paused" in slack.last_post(DANA).params["text"]
     republished = slack.fake.home_views[DANA]
     assert [b["text"]["text"] for b in buttons(republished["blocks"])] == ["Resume check-ins"]
 
@@ -266,14 +281,15 @@ async def test_time_zone_and_email_come_from_users_info(slack: Harness) -> None:
         "erin@example.com",
         "north",
     )
-    assert "Did RoutePilot help you" in slack.posts_to(ERIN)[0].params["text"]
+    assert "Hi, I'm lastmile" in slack.posts_to(ERIN)[0].params["text"]  # first contact
+    assert "Did RoutePilot help you" in slack.posts_to(ERIN)[1].params["text"]
     assert [c.params["user"] for c in slack.fake.calls("users.info")].count(ERIN) == 1
 
 
 async def test_a_worker_text_is_escaped_everywhere_it_is_shown_back(slack: Harness) -> None:
     question = await slack.checkin_message(DANA)
     await slack.click(question, "partly")
-    await slack.click(slack.last_post(DANA), "other")
+    await slack.click(now_showing(slack, question), "other")
     view_id = slack.fake.last_call("views.open").response["view"]["id"]  # type: ignore[index]
     await slack.send("interactive", slack.submit_payload(view_id, NASTY))
     # A volunteered note too, typed in the DM: Slack sends &, <, > typed as entities.

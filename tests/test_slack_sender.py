@@ -48,8 +48,10 @@ async def test_a_checkin_ratelimited_once_arrives_exactly_once(slack: Harness) -
 
     assert outcomes == ["delivered"]
     attempts = slack.fake.calls("chat.postMessage", include_failed=True)
-    assert [a.failure for a in attempts] == [FailureKind.RATELIMITED, None]
-    [posted] = slack.posts_to(DANA)
+    # lastmile's welcome (its first message to Dana), then the question.
+    assert [a.failure for a in attempts] == [FailureKind.RATELIMITED, None, None]
+    welcome, posted = slack.posts_to(DANA)
+    assert "Hi, I'm lastmile" in welcome.params["text"]
     assert "Did RoutePilot help you" in posted.params["text"]
     [checkin] = [c for c in await slack.rows(CheckIn) if c.id == checkin_id]
     assert checkin.message_ref == {
@@ -57,7 +59,7 @@ async def test_a_checkin_ratelimited_once_arrives_exactly_once(slack: Harness) -
         "ts": posted.response["ts"],
     }  # type: ignore[index]
     assert await slack.deliver_outbox() == []  # delivered rows are never sent again
-    assert len(slack.posts_to(DANA)) == 1
+    assert len(slack.posts_to(DANA)) == 2
 
 
 async def test_a_long_rate_limit_goes_back_to_the_outbox(slack: Harness) -> None:
@@ -72,7 +74,7 @@ async def test_a_long_rate_limit_goes_back_to_the_outbox(slack: Harness) -> None
 
     slack.clock.advance(seconds=31)
     assert await slack.deliver_outbox() == ["delivered"]
-    assert len(slack.posts_to(DANA)) == 1
+    assert len(slack.posts_to(DANA)) == 2  # the welcome and the question, once each
 
 
 async def test_server_errors_and_dropped_connections_are_retried(slack_direct: Harness) -> None:
@@ -243,4 +245,6 @@ async def test_an_expiry_notice_replaces_the_checkin_buttons_even_after_a_restar
             ],
         }
     ]
-    assert len(slack.posts_to(DANA)) == 1  # replaced, not posted again
+    assert (
+        len(slack.posts_to(DANA)) == 2
+    )  # the welcome and the question: replaced, not posted again

@@ -143,6 +143,9 @@ async def test_team_install_remembers_the_team_and_welcomes_the_channel(
     assert channel.data["reference"]["conversation"]["id"] == CHANNEL_ID
     [welcome] = bot.connector.activities(CHANNEL_ID)
     assert welcome["text"].startswith("Hi, I'm lastmile.")
+    # Only what works in a channel: check-ins and personal commands are for the 1:1 chat.
+    assert "digest" in welcome["text"] and "1:1 chat" in welcome["text"]
+    assert "One tap is enough" not in welcome["text"] and "pause" not in welcome["text"]
     # A channel is not anyone's 1:1 address.
     assert await rows(bot.runtime, ConversationAddress) == []
 
@@ -177,13 +180,16 @@ async def test_action_execute_answer_is_stored_and_the_card_refreshed(
     result = await execute(bot, {"token": token, "value": "partly"}, sent_id(bot, card_activity))
     assert result.status == 200
     assert result.body["statusCode"] == 200 and result.body["type"] == ADAPTIVE_CARD
+    # The tapped card is the check-in's next step at once: one card for the check-in.
     refreshed = result.body["value"]
-    assert card_texts(refreshed) == ["✓ You said: RoutePilot partly helped."]
-    assert card_actions(refreshed) == []
+    assert card_texts(refreshed) == [QUESTION, "✓ Partly", "What did you do instead?"]
+    assert [a["title"] for a in card_actions(refreshed)][:2] == [
+        "Did it by hand",
+        "Used the old system",
+    ]
     [answer] = await rows(bot.runtime, Answer, checkin_id=checkin.id)
     assert answer.outcome == "partly"
-    follow_up = bot.connector.activities(PERSONAL_CONVERSATION_ID)[-1]
-    assert card_texts(cards_in(follow_up)[0]) == ["What did you do instead?"]
+    assert bot.connector.activities(PERSONAL_CONVERSATION_ID)[-1] == card_activity
 
     # A second tap on the same button (a new invoke id) stores nothing more.
     again = await execute(bot, {"token": token, "value": "no"}, sent_id(bot, card_activity))
@@ -203,33 +209,35 @@ async def test_action_submit_answer_is_stored_and_the_card_replaced(
     [update] = bot.connector.requests("update")
     assert update.activity_id == card_id and update.status == 200
     [replacement] = cards_in(update.body)
-    assert card_texts(replacement) == ["✓ You said: RoutePilot helped."]
+    assert card_texts(replacement)[:2] == [QUESTION, "✓ RoutePilot helped"]
+    assert card_texts(replacement)[2].startswith("Thank you. Your answer is shown")
     assert card_actions(replacement) == []
-    thanks = bot.connector.activities(PERSONAL_CONVERSATION_ID)[-1]
-    assert thanks["text"].startswith("Thank you. Your answer is shown")
+    assert bot.connector.activities(PERSONAL_CONVERSATION_ID)[-1] == card_activity
 
 
 async def test_typed_answer_replaces_the_card_that_asked(bot: TeamsBotUnderTest) -> None:
-    checkin, _ = await proactive_checkin(bot)
-    await execute(bot, {"token": f"checkin:{checkin.id}:first", "value": "partly"})
-    await execute(bot, {"token": f"checkin:{checkin.id}:workaround", "value": "other"})
-    request_activity = bot.connector.activities(PERSONAL_CONVERSATION_ID)[-1]
+    checkin, card_activity = await proactive_checkin(bot)
+    card_id = sent_id(bot, card_activity)
+    await execute(bot, {"token": f"checkin:{checkin.id}:first", "value": "partly"}, card_id)
+    await execute(bot, {"token": f"checkin:{checkin.id}:workaround", "value": "other"}, card_id)
     replies = await say(bot, "Asked Sam at the depot")
     [workaround] = await rows(bot.runtime, Workaround, checkin_id=checkin.id)
     assert workaround.text == "Asked Sam at the depot"
     [update] = [call for call in bot.connector.requests("update") if call.succeeded][-1:]
-    assert update.activity_id == sent_id(bot, request_activity)
-    assert card_texts(cards_in(update.body)[0]) == ["✓ Got it, saved."]
-    assert card_texts(cards_in(replies[-1])[0])[0].startswith("Did you override")
+    assert update.activity_id == card_id
+    texts = card_texts(cards_in(update.body)[0])
+    assert texts[1] == "✓ Partly — did something else — “Asked Sam at the depot”"
+    assert texts[-1].startswith("Did you override")
+    assert replies == []  # the card changed; nothing new was posted
 
 
 async def test_typed_answer_after_a_restart_replaces_the_card_that_asked(
     bot: TeamsBotUnderTest, settings: Settings, clock: FakeClock
 ) -> None:
-    checkin, _ = await proactive_checkin(bot)
-    await execute(bot, {"token": f"checkin:{checkin.id}:first", "value": "partly"})
-    await execute(bot, {"token": f"checkin:{checkin.id}:workaround", "value": "other"})
-    request_activity = bot.connector.activities(PERSONAL_CONVERSATION_ID)[-1]
+    checkin, card_activity = await proactive_checkin(bot)
+    card_id = sent_id(bot, card_activity)
+    await execute(bot, {"token": f"checkin:{checkin.id}:first", "value": "partly"}, card_id)
+    await execute(bot, {"token": f"checkin:{checkin.id}:workaround", "value": "other"}, card_id)
     before = len(bot.connector.activities(PERSONAL_CONVERSATION_ID))
 
     # Another process (a restart, or a replica) on the same database gets the answer.
@@ -240,12 +248,11 @@ async def test_typed_answer_after_a_restart_replaces_the_card_that_asked(
     [workaround] = await rows(bot.runtime, Workaround, checkin_id=checkin.id)
     assert workaround.text == "Asked Sam at the depot"
     [update] = [call for call in bot.connector.requests("update") if call.succeeded][-1:]
-    assert update.activity_id == sent_id(bot, request_activity)
-    assert card_texts(cards_in(update.body)[0]) == ["✓ Got it, saved."]
-    replies = bot.connector.activities(PERSONAL_CONVERSATION_ID)[before:]
-    assert [card_texts(cards_in(reply)[0])[0] for reply in replies] == [
-        "Did you override or ignore a suggestion from RoutePilot?"
-    ]
+    assert update.activity_id == card_id  # found through the database
+    texts = card_texts(cards_in(update.body)[0])
+    assert texts[1] == "✓ Partly — did something else — “Asked Sam at the depot”"
+    assert texts[-1] == "Did you override or ignore a suggestion from RoutePilot? If so, why?"
+    assert len(bot.connector.activities(PERSONAL_CONVERSATION_ID)) == before
 
 
 async def test_forget_erases_where_the_persons_cards_were_sent(bot: TeamsBotUnderTest) -> None:

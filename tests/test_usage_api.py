@@ -74,7 +74,7 @@ async def test_usage_queues_one_checkin_after_the_delay(
     clock.now = NOW + timedelta(minutes=8)
     await loop.deliver_due()
     (message,) = sender.sent
-    question = message.replies[0]
+    question = message.replies[-1]  # after the welcome: it is lastmile's first message
     assert isinstance(question, Choices)
     assert question.text == "Did RoutePilot help you just now (suggested route 12)?"
     assert message.recipient is not None and message.recipient.user_id == "ULON"

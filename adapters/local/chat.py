@@ -12,7 +12,7 @@ from typing import Any, TextIO
 from adapters.local.inbound import PLATFORM, tapped, typed
 from adapters.local.render import Screen, render
 from bot.checkin_runner import current_state
-from bot.flows.checkin import question
+from bot.flows.checkin import message
 from bot.replies import Reply, reply_from_dict
 from bot.runtime import Runtime
 from storage.inbox import NewEvent
@@ -35,28 +35,27 @@ class LocalChat:
         self.screen = Screen()
         self.image_dir = image_dir or Path("lastmile-images")
 
-    def _show(self, replies: list[Reply]) -> list[str]:
-        start = len(self.screen.lines)
-        render(replies, self.screen, self.image_dir)
-        return self.screen.lines[start:]
+    def _show(self, replies: list[Reply], locale: str = "") -> list[str]:
+        wording = self.runtime.wordings.get(locale)
+        return render(replies, self.screen, self.image_dir, wording)
 
-    def _payload(self, text: str) -> dict[str, Any]:
+    def _payload(self, text: str, files: tuple[str, ...] = ()) -> dict[str, Any]:
         event_id = f"local-{uuid.uuid4()}"
-        if text in self.screen.numbers:
+        if text in self.screen.numbers and not files:
             token, value = self.screen.numbers[text]
             return tapped(self.user_id, event_id, token, value)
-        if text in ("0", "skip") and self.screen.skip_token:
+        if text in ("0", "skip") and self.screen.skip_token and not files:
             return tapped(self.user_id, event_id, self.screen.skip_token, "skip")
-        return typed(self.user_id, event_id, text)
+        return typed(self.user_id, event_id, text, files)
 
-    async def send(self, line: str) -> list[str]:
+    async def send(self, line: str, files: tuple[str, ...] = ()) -> list[str]:
         """Handle one line typed by the person; return the lines the bot prints.
 
         The line is stored in the inbox first and handled like any platform's event
         (here, or by a `serve` sharing the database); the answers come back through
         the outbox.
         """
-        payload = self._payload(line.strip())
+        payload = self._payload(line.strip(), files)
         event = NewEvent(PLATFORM, payload["id"], self.person_key, payload)
         inbox = self.runtime.inbox
         if await inbox.answer_for(await inbox.store(event), event, ANSWER_TIMEOUT_SECONDS) is None:
@@ -79,7 +78,7 @@ class LocalChat:
             )
             for row in sorted(rows, key=lambda row: row.id or 0):
                 replies = [reply_from_dict(item) for item in row.payload.get("replies", [])]
-                shown += self._show(replies)
+                shown += self._show(replies, str(row.payload.get("locale") or ""))
                 assert row.id is not None
                 await record_delivery(
                     session,
@@ -96,8 +95,9 @@ class LocalChat:
             person = await find_person(session, PLATFORM, self.user_id)
             state = await current_state(session, person.id) if person and person.id else None
         shown: list[str] = []
-        if state is not None:
-            shown = self._show([question(state, self.runtime.wording)])
+        if state is not None and person is not None:
+            w = self.runtime.engine.wording_for(person)
+            shown = self._show([message(state, w)], w.locale)
         return shown + await self.deliver_pending()
 
 

@@ -11,9 +11,12 @@ from bot.platform import Inbound
 PLATFORM = "local"
 
 
-def typed(user_id: str, event_id: str, text: str) -> dict[str, Any]:
-    """The payload for a line a person typed."""
-    return {"id": event_id, "user": user_id, "text": text}
+def typed(user_id: str, event_id: str, text: str, files: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The payload for a line a person typed (with the names of files they attached)."""
+    payload: dict[str, Any] = {"id": event_id, "user": user_id, "text": text}
+    if files:
+        payload["files"] = list(files)
+    return payload
 
 
 def tapped(user_id: str, event_id: str, token: str, value: str) -> dict[str, Any]:
@@ -41,7 +44,12 @@ def translate(payload: Mapping[str, Any]) -> Inbound | None:
         )
     else:
         event = MessageReceived(
-            actor, address, str(payload.get("text") or ""), event_id, raw=payload
+            actor,
+            address,
+            str(payload.get("text") or ""),
+            event_id,
+            files=tuple(str(name) for name in payload.get("files") or []),
+            raw=payload,
         )
     return Inbound(
         event_id=event_id,

@@ -25,7 +25,7 @@ from adapters.slack.delivery import SlackPoster, SlackSender, retry_handlers
 from adapters.slack.inbound import PLATFORM, translate
 from adapters.slack.people import SlackProfiles
 from adapters.slack.settings import SlackSettings
-from bot.events import Actor
+from bot.events import Actor, MessageReceived
 from bot.inbox import InboxUnavailable
 from bot.platform import Inbound
 from bot.runtime import Runtime
@@ -77,7 +77,7 @@ class SlackAdapter:
         self.bolt.error(self._refused)
         self.profiles = SlackProfiles(self.client, found=self._keep_profile)
         copies = SentCopies(runtime.db, runtime.clock, PLATFORM)
-        self.poster = SlackPoster(self.client, runtime.wording, copies)
+        self.poster = SlackPoster(self.client, runtime.wording, copies, runtime.wordings)
         self.sender = SlackSender(self.poster, checkin_ref=self._checkin_ref)
         self.socket_mode: AsyncSocketModeHandler | None = None
         for register in LISTENS:
@@ -115,7 +115,12 @@ class SlackAdapter:
             return inbound
         actor = event.actor
         named = self.runtime.engine.directory.knows(actor.identity)
-        found = await self.profiles.actor(actor.user_id, actor.workspace_id, wait=not named)
+        # Taps never wait on users.info (a whole team answering at once would be rate
+        # limited); what a person writes may, once, so the answer is in their language.
+        typed = isinstance(event, MessageReceived) and not event.is_command
+        found = await self.profiles.actor(
+            actor.user_id, actor.workspace_id, wait=typed or not named
+        )
         return replace(inbound, event=replace(event, actor=found))
 
     async def _keep_profile(self, actor: Actor) -> None:

@@ -11,8 +11,10 @@ from bot.replies import (
     Answered,
     Choices,
     Confirm,
+    File,
     Image,
     Option,
+    Replace,
     Reply,
     Report,
     Section,
@@ -211,11 +213,22 @@ class SlackMessage:
 
 @dataclass(frozen=True)
 class SlackFile:
-    """A picture to upload with the files v2 flow."""
+    """A picture or file to upload with the files v2 flow."""
 
-    png: bytes = field(repr=False)
+    content: bytes = field(repr=False)
     title: str
-    alt_text: str
+    alt_text: str = ""
+    filename: str = ""
+
+    @property
+    def png(self) -> bytes:
+        """The picture's bytes (charts)."""
+        return self.content
+
+    @property
+    def name(self) -> str:
+        """The file name Slack shows."""
+        return self.filename or f"{self.title or 'chart'}.png"
 
 
 @dataclass(frozen=True)
@@ -279,7 +292,9 @@ def _render_confirm(reply: Confirm, _w: Wording) -> list[Rendered]:
 
 def _render_text_request(reply: TextRequest, w: Wording) -> list[Rendered]:
     write = {"t": reply.token, "l": reply.label, "s": reply.submit_label, "m": reply.max_length}
-    buttons = [button(w("text.write"), "write", write, style="primary")]
+    label = reply.write_label or w("text.write")
+    # An optional note after a complete answer is an offer, not the next thing to do.
+    buttons = [button(label, "write", write, style="" if reply.optional else "primary")]
     if reply.skip_label:
         buttons.append(button(reply.skip_label, "choice.skip", {"t": reply.token, "v": "skip"}))
     blocks = [section(reply.prompt, PROMPT_BLOCK), actions(buttons)]
@@ -288,6 +303,15 @@ def _render_text_request(reply: TextRequest, w: Wording) -> list[Rendered]:
 
 def _render_image(reply: Image, _w: Wording) -> list[Rendered]:
     return [SlackFile(reply.png, reply.title, reply.alt_text)]
+
+
+def _render_file(reply: File, _w: Wording) -> list[Rendered]:
+    return [SlackFile(reply.content, reply.title, filename=reply.filename)]
+
+
+def _render_replace(reply: Replace, w: Wording) -> list[Rendered]:
+    # Used when the message to replace cannot be found: the new version is posted.
+    return render(reply.reply, w)
 
 
 def _report_section(part: Section) -> list[Block]:
@@ -335,6 +359,8 @@ _RENDERERS: dict[type[Any], Callable[[Any, Wording], list[Rendered]]] = {
     Image: _render_image,
     Report: _render_report,
     Answered: _render_answered,
+    Replace: _render_replace,
+    File: _render_file,
     Status: _render_status,
 }
 
@@ -350,6 +376,12 @@ def render(reply: Reply, w: Wording) -> list[Rendered]:
         Messages (each within 50 blocks), files and the Home tab, in the order to send them.
     """
     return _RENDERERS[type(reply)](reply, w)
+
+
+def replaced_message(reply: Replace, w: Wording) -> SlackMessage:
+    """The new version of a message carrying a question: one message, its new token."""
+    [message] = [item for item in render(reply.reply, w) if isinstance(item, SlackMessage)][:1]
+    return message
 
 
 def answered_blocks(original: list[Block], summary: str) -> list[Block]:

@@ -28,16 +28,18 @@ from adapters.slack.blocks import (
     SlackHome,
     SlackMessage,
     answered_blocks,
+    context,
     fit,
     form_request,
     form_view,
     render,
+    replaced_message,
 )
 from adapters.slack.inbound import PLATFORM, Clicked, ReplyContext, Where, metadata_of
 from bot.delivery import Outbound, RetryLater, Undeliverable
-from bot.replies import Answered, Reply, TextRequest
+from bot.replies import Answered, Replace, Reply, TextRequest
 from bot.sent import SentCopies
-from bot.wording import Wording
+from bot.wording import Wording, Wordings
 
 logger = logging.getLogger(__name__)
 # Slack asks for a pause with Retry-After; short ones are waited out in place, longer
@@ -79,7 +81,9 @@ _PERSON_UNREACHABLE = frozenset(
         "invalid_user_combination",
     }
 )
-GONE = frozenset({"message_not_found", "cant_update_message", "edit_window_closed"})
+GONE = frozenset(
+    {"message_not_found", "cant_update_message", "edit_window_closed", "cant_delete_message"}
+)
 """chat.update errors for a message that cannot be changed any more."""
 _CHANNEL_UNREACHABLE = frozenset(
     {"channel_not_found", "not_in_channel", "is_archived", "restricted_action"}
@@ -190,11 +194,22 @@ class PartlyPosted(Exception):
 class SlackPoster:
     """Posts rendered replies to a person or channel and updates answered messages."""
 
-    def __init__(self, client: AsyncWebClient, wording: Wording, copies: SentCopies) -> None:
+    def __init__(
+        self,
+        client: AsyncWebClient,
+        wording: Wording,
+        copies: SentCopies,
+        wordings: Wordings | None = None,
+    ) -> None:
         self.client = client
         self.wording = wording
+        self.wordings = wordings
         self.copies = copies
         self._dm_channels: dict[str, str] = {}
+
+    def wording_for(self, locale: str) -> Wording:
+        """The words Slack adds (buttons, forms) in the language of the replies."""
+        return self.wordings.get(locale) if self.wordings is not None else self.wording
 
     async def dm_channel(self, user_id: str) -> str:
         """The DM channel between the bot and a person (conversations.open)."""
@@ -212,6 +227,7 @@ class SlackPoster:
         trigger_id: str = "",
         opens_form: bool = False,
         person_id: int | None = None,
+        wording: Wording | None = None,
     ) -> list[dict[str, str]]:
         """Send the engine's replies.
 
@@ -223,6 +239,7 @@ class SlackPoster:
             opens_form: the click was a free-text option: open the text step as a modal.
             person_id: whom the replies are for, kept with the messages that carry a
                 question (erased with them).
+            wording: the replies' language, for the words Slack adds.
 
         Returns:
             References ({"channel", "ts"} or {"response_url"}) of the messages posted or
@@ -231,6 +248,7 @@ class SlackPoster:
         Raises:
             PartlyPosted: when a failure follows replies (or part of one) already posted.
         """
+        w = wording or self.wording
         refs: list[dict[str, str]] = []
         sent = 0
         posted_new = False
@@ -241,10 +259,15 @@ class SlackPoster:
                     refs.extend(await self._replace(where, reply, clicked, person_id))
                     sent += 1
                     continue
-                if isinstance(reply, TextRequest) and opens_form and trigger_id:
-                    await self.open_form(trigger_id, form_request(reply), where)
+                asks = reply.reply if isinstance(reply, Replace) else reply
+                if isinstance(asks, TextRequest) and opens_form and trigger_id:
+                    await self.open_form(trigger_id, form_request(asks), where, w)
                     trigger_id = ""  # a trigger opens one view
-                for item in render(reply, self.wording):
+                if isinstance(reply, Replace):
+                    refs.extend(await self._new_version(where, reply, clicked, person_id, w))
+                    sent += 1
+                    continue
+                for item in render(reply, w):
                     if isinstance(item, SlackFile):
                         await self._upload(where, item)
                     elif isinstance(item, SlackHome):
@@ -261,9 +284,11 @@ class SlackPoster:
             raise
         return refs
 
-    async def open_form(self, trigger_id: str, form: FormRequest, where: Where) -> None:
+    async def open_form(
+        self, trigger_id: str, form: FormRequest, where: Where, wording: Wording | None = None
+    ) -> None:
         """Open the free-text modal; a click's trigger lasts three seconds."""
-        view = form_view(form, self.wording, metadata_of(where, form.token))
+        view = form_view(form, wording or self.wording, metadata_of(where, form.token))
         try:
             await self.client.views_open(trigger_id=trigger_id, view=view)
         except SlackApiError as error:
@@ -297,10 +322,10 @@ class SlackPoster:
         channel = channel or await self.dm_channel(where.user_id)
         await self.client.files_upload_v2(
             channel=channel,
-            content=file.png,
-            filename=f"{file.title or 'chart'}.png",
+            content=file.content,
+            filename=file.name,
             title=file.title,
-            alt_txt=file.alt_text,
+            alt_txt=file.alt_text or None,
         )
 
     async def _replace(
@@ -338,6 +363,56 @@ class SlackPoster:
             item for item in render(answered, self.wording) if isinstance(item, SlackMessage)
         ]
         return [await self._send(where, record, person_id)]
+
+    async def _new_version(
+        self,
+        where: Where,
+        reply: Replace,
+        clicked: Clicked | None,
+        person_id: int | None,
+        w: Wording,
+    ) -> list[dict[str, str]]:
+        """Show the next version of a question's message in place of every copy of it
+        (chat.update); with `resend`, delete the copies and post it anew instead."""
+        new = replaced_message(reply, w)
+        copies = [Posted.of(ref) for ref in await self.copies.take(reply.token)]
+        if clicked is not None and clicked.token == reply.token and not clicked.ephemeral:
+            mine = Posted(clicked.channel, clicked.ts, clicked.blocks)
+            copies = [mine, *(c for c in copies if (c.channel, c.ts) != (mine.channel, mine.ts))]
+        if clicked is not None and clicked.token == reply.token and clicked.ephemeral:
+            await self._respond(
+                clicked.response_url, text=new.text, blocks=new.blocks, replace_original=True
+            )
+            return [{"response_url": clicked.response_url}]
+        if reply.resend:
+            for copy in copies:
+                await self._withdraw(copy, w)
+            return [await self._send(where, new, person_id)]
+        refs: list[dict[str, str]] = []
+        for copy in copies:
+            if await self._update(copy.channel, copy.ts, new.text, new.blocks):
+                refs.append({"channel": copy.channel, "ts": copy.ts})
+                if new.token:
+                    posted = Posted(copy.channel, copy.ts, new.blocks)
+                    await self.copies.remember(new.token, posted.ref(), person_id)
+        if refs:
+            return refs
+        # The message is unknown (long gone, or answered by typing after a restart).
+        return [await self._send(where, new, person_id)]
+
+    async def _withdraw(self, copy: Posted, w: Wording) -> None:
+        """Delete an old copy of a question that is asked again below."""
+        try:
+            await self.client.chat_delete(channel=copy.channel, ts=copy.ts)
+        except SlackApiError as error:
+            code = str(error.response.get("error") or "")
+            if code in GONE:
+                return
+            logger.info("message %s not deleted (%s): its buttons are taken away", copy.ts, code)
+            blocks = [block for block in copy.blocks if block.get("type") != "actions"]
+            await self._update(
+                copy.channel, copy.ts, w("checkin.moved"), [*blocks, context(w("checkin.moved"))]
+            )
 
     async def _update(self, channel: str, ts: str, text: str, blocks: list[Block]) -> bool:
         """Replace a message; False when it is gone (deleted, or too old to edit)."""
@@ -399,9 +474,10 @@ class SlackSender:
         to_person = message.recipient is not None
         person_id = message.recipient.person_id if message.recipient is not None else None
         context = ReplyContext.from_dict(message.context) if message.context else None
+        w = self.poster.wording_for(message.locale)
         try:
             if context is not None and context.form is not None:
-                await self.poster.open_form(context.trigger_id, context.form, context.where)
+                await self.poster.open_form(context.trigger_id, context.form, context.where, w)
                 return {}
             if context is not None:
                 posted = await self.poster.post(
@@ -411,11 +487,14 @@ class SlackSender:
                     trigger_id=context.trigger_id,
                     opens_form=context.opens_form,
                     person_id=person_id,
+                    wording=w,
                 )
             else:
                 where = await self._where(message)
                 await self._locate_answered(message)
-                posted = await self.poster.post(where, message.replies, person_id=person_id)
+                posted = await self.poster.post(
+                    where, message.replies, person_id=person_id, wording=w
+                )
         except PartlyPosted as partly:
             failure = _failure(partly.error, to_person)
             if isinstance(failure, RetryLater):
@@ -431,7 +510,10 @@ class SlackSender:
             posted = partly.posted
         except (TimeoutError, SlackApiError, SlackRequestError, ClientError) as error:
             raise classify(error, to_person) from error
-        return posted[0] if posted else {}
+        if not posted:
+            return {}
+        # A check-in's own message is its last one (after lastmile's welcome, the first time).
+        return posted[-1] if message.purpose == "checkin" else posted[0]
 
     async def _locate_answered(self, message: Outbound) -> None:
         # An expiry notice replaces a check-in's buttons; the check-in remembers where
@@ -439,7 +521,9 @@ class SlackSender:
         if message.checkin_id is None or self._checkin_ref is None:
             return
         for reply in message.replies:
-            if isinstance(reply, Answered) and not await self.poster.copies.find(reply.token):
+            if isinstance(reply, Answered | Replace) and not await self.poster.copies.find(
+                reply.token
+            ):
                 # Posted before copies were remembered in the database: the check-in's
                 # own reference still names the question (without its blocks).
                 ref = await self._checkin_ref(message.checkin_id)

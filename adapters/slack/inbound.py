@@ -172,9 +172,16 @@ def _team(body: Payload) -> str:
 # -- Events API ---------------------------------------------------------------------------
 
 
+FILE_SHARE = "file_share"
+
+
 def _message(body: Payload, event: Payload) -> Inbound | None:
-    # Edits, deletions, joins and bot posts carry a subtype or a bot_id: not a person writing.
-    if event.get("subtype") or event.get("bot_id") or event.get("channel_type") != "im":
+    # Edits, deletions, joins and bot posts carry a subtype or a bot_id: not a person
+    # writing. A photo or file they send comes as file_share, its caption as the text.
+    subtype = event.get("subtype")
+    if (subtype and subtype != FILE_SHARE) or event.get("bot_id"):
+        return None
+    if event.get("channel_type") != "im":
         return None
     user = str(event.get("user") or "")
     if not user:
@@ -187,6 +194,11 @@ def _message(body: Payload, event: Payload) -> Inbound | None:
         address=address(user, team, channel),
         text=readable(str(event.get("text") or "")),
         event_id=identifier,
+        files=tuple(
+            str(item.get("name") or item.get("title") or "file")
+            for item in event.get("files") or []
+            if isinstance(item, dict)
+        ),
         raw=body,
     )
     return _inbound(Where(user, team, channel=channel), message, event_id=identifier)

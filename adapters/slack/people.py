@@ -1,4 +1,4 @@
-"""Who a Slack user is: name, e-mail and time zone from users.info, cached per user."""
+"""Who a Slack user is: name, e-mail, time zone and language from users.info, cached per user."""
 
 from __future__ import annotations
 
@@ -88,7 +88,8 @@ class SlackProfiles:
         bare = bare_actor(user_id, team_id)
         try:
             response = await asyncio.wait_for(
-                self._client.users_info(user=user_id), LOOKUP_TIMEOUT_SECONDS
+                self._client.users_info(user=user_id, include_locale=True),
+                LOOKUP_TIMEOUT_SECONDS,
             )
         except (SlackApiError, ClientError, TimeoutError) as error:
             logger.warning("users.info failed for %s: %s", user_id, type(error).__name__)
@@ -103,6 +104,7 @@ class SlackProfiles:
             ),
             email=str(profile.get("email") or ""),
             timezone=str(user.get("tz") or ""),
+            locale=str(user.get("locale") or ""),
         )
         self._cache[user_id] = (self._monotonic() + self._ttl, actor)
         return actor

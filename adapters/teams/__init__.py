@@ -10,7 +10,12 @@ from typing import Any
 from aiohttp import web
 
 from adapters.teams.auth import build_adapter
-from adapters.teams.cards import answered_card, invoke_card_response, invoke_message_response
+from adapters.teams.cards import (
+    answered_card,
+    card_for,
+    invoke_card_response,
+    invoke_message_response,
+)
 from adapters.teams.endpoint import MESSAGES_PATH, MessagesEndpoint
 from adapters.teams.inbound import PLATFORM, translate
 from adapters.teams.package import WORDING_KEYS, package_command
@@ -21,7 +26,7 @@ from bot.config import ConfigError
 from bot.delivery import Outbound
 from bot.platform import Connection, Inbound
 from bot.ratelimit import Limit
-from bot.replies import Answered, Reply, Text
+from bot.replies import Answered, Replace, Reply, Text
 from bot.runtime import Runtime
 from bot.sent import SentCopies
 
@@ -70,6 +75,13 @@ class TeamsPlugin:
         """An Action.Execute's invoke response: the tapped card refreshed with the answer,
         or a short notice (such as "already answered"); the rest goes through the outbox."""
         token = str(inbound.context.get("token") or "")
+        version = next(
+            (reply for reply in replies if isinstance(reply, Replace) and reply.token == token),
+            None,
+        )
+        if version is not None and not version.resend:
+            # The tapped card becomes the check-in's next step (or its receipt) at once.
+            return invoke_card_response(card_for([version.reply])), list(replies)
         answered = next(
             (reply for reply in replies if isinstance(reply, Answered) and reply.token == token),
             None,

@@ -16,8 +16,10 @@ from bot.replies import (
     Answered,
     Choices,
     Confirm,
+    File,
     Image,
     Option,
+    Replace,
     Reply,
     Report,
     Status,
@@ -128,6 +130,8 @@ def _text_request(reply: TextRequest) -> list[Element]:
         "isMultiline": True,
         "maxLength": reply.max_length,
     }
+    if reply.optional:
+        text_input["placeholder"] = reply.label
     actions = [execute_action(reply.submit_label, action_data(reply.token), with_inputs=True)]
     if reply.skip_label:
         actions.append(execute_action(reply.skip_label, action_data(reply.token, "skip")))
@@ -173,6 +177,26 @@ def _answered(reply: Answered) -> list[Element]:
     return [text_block(f"✓ {reply.summary}", isSubtle=True)]
 
 
+def _replace(reply: Replace) -> list[Element]:
+    return _ELEMENTS[type(reply.reply)](reply.reply)
+
+
+def _file(reply: File) -> list[Element]:
+    # A bot can send a file in Teams only through the user's OneDrive after they accept
+    # a consent card; the contents are shown in the message instead, ready to copy.
+    return [
+        text_block(reply.title, weight="Bolder"),
+        text_block(reply.filename, isSubtle=True, spacing="None"),
+        {
+            "type": "TextBlock",
+            "text": reply.content.decode("utf-8", errors="replace"),
+            "wrap": True,
+            "fontType": "Monospace",
+            "size": "Small",
+        },
+    ]
+
+
 def _status(reply: Status) -> list[Element]:
     return [text_block(reply.status, weight="Bolder"), *_paragraphs(reply.stored)]
 
@@ -185,6 +209,8 @@ _ELEMENTS: dict[type[Any], Callable[[Any], list[Element]]] = {
     Image: _image,
     Report: _report,
     Answered: _answered,
+    Replace: _replace,
+    File: _file,
     Status: _status,
 }
 
@@ -278,7 +304,8 @@ def _compact_charts(replies: Sequence[Reply]) -> list[Reply]:
 
 
 def render_message(replies: Sequence[Reply]) -> Activity | None:
-    """One Teams message for the replies (Answered ones excluded: they update old cards).
+    """One Teams message for the replies (Answered and Replace ones excluded: they update
+    cards already sent).
 
     Plain texts become a markdown text message; anything else an Adaptive Card. A card
     over the size limit gets its charts re-encoded smaller, then loses them (described in
@@ -287,7 +314,7 @@ def render_message(replies: Sequence[Reply]) -> Activity | None:
     Returns:
         The activity as JSON, or None when there is nothing new to show.
     """
-    shown = [reply for reply in replies if not isinstance(reply, Answered)]
+    shown = [reply for reply in replies if not isinstance(reply, Answered | Replace)]
     if not shown:
         return None
     if all(isinstance(reply, Text) for reply in shown):
@@ -309,7 +336,12 @@ def render_message(replies: Sequence[Reply]) -> Activity | None:
 
 def tokens_of(replies: Sequence[Reply]) -> list[str]:
     """Routing tokens of the questions among the replies (what a later Answered names)."""
-    return [reply.token for reply in replies if isinstance(reply, Choices | Confirm | TextRequest)]
+    found: list[str] = []
+    for reply in replies:
+        shown = reply.reply if isinstance(reply, Replace) else reply
+        if isinstance(shown, Choices | Confirm | TextRequest):
+            found.append(shown.token)
+    return found
 
 
 def invoke_card_response(content: dict[str, Any]) -> dict[str, Any]:

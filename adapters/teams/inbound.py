@@ -131,6 +131,20 @@ def text_of(activity: Activity) -> str:
     return text.replace("&nbsp;", " ").replace("\xa0", " ").strip()
 
 
+SENT_FILE_TYPES = ("image/", "application/vnd.microsoft.teams.file.download.info")
+"""Attachments that are a photo or file the person sent (not the HTML copy of their text)."""
+
+
+def files_of(activity: Activity) -> tuple[str, ...]:
+    """Names of the photos and files sent with a message."""
+    return tuple(
+        str(item.get("name") or item.get("contentType") or "file")
+        for item in activity.get("attachments") or []
+        if isinstance(item, Mapping)
+        and str(item.get("contentType") or "").startswith(SENT_FILE_TYPES)
+    )
+
+
 def _base(activity: Activity) -> Base:
     scope = scope_of(activity)
     actor = actor_of(activity)
@@ -182,7 +196,8 @@ def _message(activity: Activity, base: Base) -> Inbound | None:
             card_id=str(activity.get("replyToId") or ""),
         )
     text = text_of(activity)
-    if not text:
+    files = files_of(activity)
+    if not text and not files:
         return None
     # In a channel or group chat only commands make sense: free text there is not a note.
     event = MessageReceived(
@@ -192,6 +207,7 @@ def _message(activity: Activity, base: Base) -> Inbound | None:
         event_id,
         is_command=not base.is_personal,
         shared=not base.is_personal,
+        files=files,
         raw=activity,
     )
     return base.inbound(activity, event)

@@ -142,7 +142,8 @@ async def package_command(args: argparse.Namespace, settings: Settings) -> int:
     """`lastmile teams package`: write the app package zip and say where it is."""
     from bot.runtime import load_checked
 
-    _path, _config, wording = load_checked(settings)
+    _path, _config, wordings = load_checked(settings)
+    wording = wordings.default
     publisher = Publisher(
         name=args.developer,
         website_url=args.website_url,

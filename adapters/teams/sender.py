@@ -20,11 +20,17 @@ from botbuilder.schema.teams import TeamsChannelAccount
 from msrest.exceptions import HttpOperationError
 
 from adapters.teams.auth import warm_token
-from adapters.teams.cards import answered_card, card_message, render_message, tokens_of
+from adapters.teams.cards import (
+    answered_card,
+    card_for,
+    card_message,
+    render_message,
+    tokens_of,
+)
 from adapters.teams.errors import CONNECTOR_ERRORS, delivery_failure, status_of
 from adapters.teams.inbound import PLATFORM
 from bot.delivery import Outbound, Recipient, RetryLater, Undeliverable
-from bot.replies import Answered, Text
+from bot.replies import Answered, Replace, Text
 from bot.runtime import Runtime
 from bot.sent import SentCopies
 from storage.channels import channel_addresses, get_channel_address
@@ -86,7 +92,19 @@ class TeamsSender:
         async def logic(turn: TurnContext) -> None:
             await warm_token(turn)
             for reply in message.replies:
-                if isinstance(reply, Answered):
+                if isinstance(reply, Replace):
+                    targets = await self._cards_showing(conversation_id, reply.token)
+                    if reply.token == clicked and card_id and card_id not in targets:
+                        targets.append(card_id)
+                    await self._new_version(
+                        turn,
+                        reference,
+                        reply,
+                        targets,
+                        refreshed if reply.token == clicked else "",
+                        person_id,
+                    )
+                elif isinstance(reply, Answered):
                     targets = await self._cards_showing(conversation_id, reply.token)
                     if reply.token == clicked and card_id and card_id not in targets:
                         targets.append(card_id)
@@ -141,10 +159,14 @@ class TeamsSender:
             raise Undeliverable("an outbox message with neither person nor destination")
         conversation_id = str(reference.conversation.id)
         answered = [reply for reply in message.replies if isinstance(reply, Answered)]
+        versions = [reply for reply in message.replies if isinstance(reply, Replace)]
+        tokens_shown = [reply.token for reply in answered] + [reply.token for reply in versions]
         targets = {
-            reply.token: await self._stored_cards(message, conversation_id, reply.token)
-            for reply in answered
+            token: await self._stored_cards(message, conversation_id, token)
+            for token in tokens_shown
         }
+        recipient = None if message.destination else message.recipient
+        person_id = recipient.person_id if recipient is not None else None
         # An answer whose card cannot be found (long gone) is said in words.
         unplaced = [Text(reply.summary) for reply in answered if not targets[reply.token]]
         shown = render_message([*unplaced, *message.replies])
@@ -156,14 +178,16 @@ class TeamsSender:
             for reply in answered:
                 for target in targets[reply.token]:
                     await _replace(turn, target, reply.summary)
+            for version in versions:
+                await self._new_version(
+                    turn, reference, version, targets[version.token], "", person_id
+                )
             if shown is not None:
                 sent_ids.append(await self._post(turn, reference, shown))
 
         await self.adapter.continue_conversation(reference, logic, self.app_id)
-        tokens = tokens_of(message.replies)
+        tokens = tokens_of([reply for reply in message.replies if not isinstance(reply, Replace)])
         activity_id = sent_ids[0] if sent_ids else ""
-        recipient = None if message.destination else message.recipient
-        person_id = recipient.person_id if recipient is not None else None
         if activity_id:
             ref = {"conversation_id": conversation_id, "activity_id": activity_id}
             for token in tokens:
@@ -171,6 +195,37 @@ class TeamsSender:
         for reply in answered:
             await self.copies.take(reply.token)
         return {"conversation_id": conversation_id, "activity_id": activity_id, "tokens": tokens}
+
+    async def _new_version(
+        self,
+        turn: TurnContext,
+        reference: ConversationReference,
+        reply: Replace,
+        targets: list[str],
+        refreshed: str,
+        person_id: int | None,
+    ) -> None:
+        """Show a question's next version in every card showing it (the tapped one was
+        refreshed by the invoke response already); with `resend`, delete those cards and
+        post it anew. The cards are remembered under the new version's token."""
+        conversation_id = str(reference.conversation.id)
+        # Always a card, as the invoke response shows it: the card stays a card.
+        new = card_message(card_for([reply.reply]))
+        await self.copies.take(reply.token)
+        if reply.resend or not (targets or refreshed):
+            for target in targets:
+                await _delete(turn, target)
+            shown = [await self._post(turn, reference, new)]
+        else:
+            for target in targets:
+                if target != refreshed:
+                    await _show(turn, target, new)
+            shown = list(dict.fromkeys([*targets, refreshed]))
+        for token in tokens_of([reply.reply]):
+            for activity_id in shown:
+                if activity_id:
+                    ref = {"conversation_id": conversation_id, "activity_id": activity_id}
+                    await self.copies.remember(token, ref, person_id)
 
     async def _cards_showing(self, conversation_id: str, token: str) -> list[str]:
         """The cards in this conversation known to show the question, oldest first."""
@@ -325,6 +380,24 @@ class _Progress:
     def __init__(self) -> None:
         self.sent = 0
         self.ids: list[str] = []
+
+
+async def _show(turn: TurnContext, activity_id: str, message: dict[str, Any] | None) -> None:
+    """Replace a card with the question's next version."""
+    if message is None:
+        return
+    update = Activity().deserialize(message)
+    update.id = activity_id
+    await turn.update_activity(update)
+
+
+async def _delete(turn: TurnContext, activity_id: str) -> None:
+    """Take away an old card of a question asked again below."""
+    try:
+        await turn.delete_activity(activity_id)
+    except HttpOperationError as error:
+        if status_of(error) != 404:
+            raise
 
 
 async def _replace(turn: TurnContext, activity_id: str, summary: str) -> None:

@@ -55,9 +55,10 @@ async def run_digest(runtime: Runtime, args: argparse.Namespace, stdout: TextIO)
         digest = await build_digest(
             session, config, Scope(args.programme, args.cohort), week, runtime.clock()
         )
-    report = digest_report(digest, runtime.wording)
+    w = runtime.wordings.get(config.programme_locale(args.programme))
+    report = digest_report(digest, w)
     out = Path(args.out) if args.out else None
-    rendered = RENDERERS[args.format](digest, report, runtime.wording, out)
+    rendered = RENDERERS[args.format](digest, report, w, out)
     if isinstance(rendered, bytes):
         if out is not None:
             out.write_bytes(rendered)

@@ -50,13 +50,15 @@ async def queue_weekly_digest(runtime: Runtime, programme_id: str, now: datetime
         if await is_queued(session, key):
             return False
         digest = await build_digest(session, runtime.config, Scope(programme_id), week, now)
-        report = digest_report(digest, runtime.wording)
+        # The programme's channel reads it in the programme's language.
+        w = runtime.wordings.get(runtime.config.programme_locale(programme_id))
+        report = digest_report(digest, w)
         queued = await enqueue(
             session,
             dedupe_key=key,
             platform=platform,
             purpose="digest",
-            payload=payload_of([report]),
+            payload=payload_of([report], w.locale),
             now=now,
             destination=destination,
         )

@@ -3,17 +3,26 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.checkin_runner import CheckInFacts, OpenedCheckIn, initial_state
+from bot.checkin_runner import (
+    CheckInFacts,
+    OpenCheckIn,
+    OpenedCheckIn,
+    current_state,
+    initial_state,
+    open_checkin_of,
+    reoffer,
+)
 from bot.config import CohortConfig, zone_named
-from bot.flows.checkin import question
-from bot.outgoing import payload_of, queue_checkins
-from bot.replies import Answered, Text
+from bot.flows.checkin import close_now, header
+from bot.outgoing import payload_of, person_wording, queue_checkins
+from bot.replies import Replace, Text
 from bot.runtime import Runtime
 from bot.scheduling.plan import DueSlot, due_slots, local_week, quiet_reason
 from bot.scheduling.policy import CAPPED_KINDS, participation_reason, skip_reason
@@ -22,7 +31,7 @@ from storage.checkins import checkins_by_id, create_checkins
 from storage.messages import forget_messages_before
 from storage.models import Person
 from storage.outbox import drop_pending, enqueue
-from storage.people import people_by_id
+from storage.people import clear_state, people_by_id
 from storage.scheduling import (
     checkins_in_slots,
     claim_reminder,
@@ -30,7 +39,9 @@ from storage.scheduling import (
     day30_moments,
     expire_due,
     first_sent,
+    flows_past_expiry,
     people_in_zones,
+    people_with_open_checkins,
     reminders_due,
     timezones_in_cohort,
 )
@@ -81,6 +92,8 @@ class SlotFacts:
     """When each person's first check-in was sent, for those who have had one."""
     asked: dict[int, int]
     """Capped check-ins each person has had in their local week."""
+    open: set[int] = field(default_factory=set)
+    """People with a check-in sent and still unanswered: one open check-in at a time."""
 
 
 def _day30_due(person_id: int, due: DueSlot, facts: SlotFacts) -> bool:
@@ -127,6 +140,8 @@ def plan_checkins(
             if (person.id, due.key) in facts.made or (is_day30 and has_day30):
                 continue
             reason = skip_reason(person, cohort, zone, now, asked)
+            if reason is None and person.id in facts.open:
+                reason = "open_checkin"
             if reason is not None:
                 logger.debug("slot %s skipped for person %d: %s", due.key, person.id, reason)
                 continue
@@ -166,6 +181,7 @@ async def _queue_cohort(
                 {name: local_week(zone, now) for name, zone in due_zones.items()},
                 CAPPED_KINDS,
             ),
+            open=await people_with_open_checkins(session, cohort_id, names, now),
         )
         planned = plan_checkins(people, due_by_zone, cohort, due_zones, facts, now)
         expiry = timedelta(hours=config.settings.checkin_expiry_hours)
@@ -190,13 +206,15 @@ async def _queue_cohort(
             checkin_id = created.pop((plan.person.id, plan.kind, plan.slot), None)
             if checkin_id is None:
                 continue  # another replica (or an earlier tick) opened it
-            checkin = OpenedCheckIn(checkin_id, plan.kind, cohort.programme, plan.due.at)
+            checkin = OpenedCheckIn(
+                checkin_id, plan.kind, cohort.programme, plan.due.at, cohort_id=cohort_id
+            )
             opened.append((plan.person, checkin))
             logger.debug(
                 "check-in queued",
                 extra={"person_id": plan.person.id, "checkin_id": checkin_id, "slot": plan.slot},
             )
-        await queue_checkins(session, opened, config, runtime.wording, now)
+        await queue_checkins(session, opened, config, runtime.wordings, now)
     if opened:
         logger.info("%d check-in(s) queued for cohort %s", len(opened), cohort_id)
     return len(opened)
@@ -211,7 +229,7 @@ async def send_reminders(runtime: Runtime, now: datetime) -> int:
     Returns:
         How many reminders this call queued.
     """
-    config, w = runtime.config, runtime.wording
+    config = runtime.config
     after = timedelta(minutes=config.settings.reminder_after_minutes)
     queued = 0
     async with runtime.db.session() as session:
@@ -228,16 +246,17 @@ async def send_reminders(runtime: Runtime, now: datetime) -> int:
                 continue
             if not await claim_reminder(session, checkin.id, now):
                 continue
-            replies = (
-                Text(w("checkin.reminder")),
-                question(initial_state(checkin, config, zone), w),
-            )
+            # The open question moves to the bottom of the chat, with a nudge on top: the
+            # person is notified, and one copy of it stays.
+            w = person_wording(person, config, runtime.wordings)
+            state = initial_state(checkin, config, zone)
+            moved = reoffer(OpenCheckIn(checkin, state), w, w("checkin.reminder"))
             await enqueue(
                 session,
                 dedupe_key=f"reminder:{checkin.id}",
                 platform=person.platform,
                 purpose="reminder",
-                payload=payload_of(replies),
+                payload=payload_of((moved,), w.locale),
                 now=now,
                 person_id=person.id,
                 checkin_id=checkin.id,
@@ -256,7 +275,7 @@ async def expire_checkins(runtime: Runtime, now: datetime) -> int:
     Returns:
         How many notices this call queued.
     """
-    config, w = runtime.config, runtime.wording
+    config = runtime.config
     queued = 0
     async with runtime.db.session() as session:
         expired = await expire_due(session, now)
@@ -271,20 +290,50 @@ async def expire_checkins(runtime: Runtime, now: datetime) -> int:
             if checkin is None or person is None:
                 continue
             zone = person_timezone(person, config)
-            token = initial_state(checkin, config, zone).token()
+            w = person_wording(person, config, runtime.wordings)
+            state = initial_state(checkin, config, zone)
+            closed = Replace(state.token(), Text(f"{header(state, w)}\n{w('checkin.expired')}"))
             await drop_pending(session, checkin_id, "check-in expired")
             await enqueue(
                 session,
                 dedupe_key=f"expired:{checkin_id}",
                 platform=person.platform,
                 purpose="notice",
-                payload=payload_of((Answered(token, w("checkin.expired")),)),
+                payload=payload_of((closed,), w.locale),
                 now=now,
                 person_id=person.id,
                 checkin_id=checkin_id,
             )
             queued += 1
+        queued += await _close_finished_flows(runtime, session, now)
         await forget_messages_before(session, now - POSTED_MESSAGES_KEPT)
+    return queued
+
+
+async def _close_finished_flows(runtime: Runtime, session: AsyncSession, now: datetime) -> int:
+    """Check-ins answered part-way (or offering "add a few words") whose time is up: their
+    message becomes the receipt of what was given, with no button left."""
+    config = runtime.config
+    flows = await flows_past_expiry(session, now)
+    people = await _people_of(session, [row.person_id for row in flows])
+    queued = 0
+    for row in flows:
+        person = people.get(row.person_id)
+        state = await current_state(session, row.person_id)
+        await clear_state(session, row.person_id)
+        if person is None or state is None:
+            continue
+        w = person_wording(person, config, runtime.wordings)
+        queued += await enqueue(
+            session,
+            dedupe_key=f"closed:{state.checkin_id}:{state.step}",
+            platform=person.platform,
+            purpose="notice",
+            payload=payload_of((close_now(state, w),), w.locale),
+            now=now,
+            person_id=person.id,
+            checkin_id=state.checkin_id,
+        )
     return queued
 
 
@@ -292,3 +341,112 @@ async def _people_of(session: AsyncSession, person_ids: list[int]) -> dict[int, 
     # One query for a whole tick's people, not one per check-in.
     found = await people_by_id(session, sorted(set(person_ids)))
     return {person.id: person for person in found if person.id is not None}
+
+
+HELD_AS = {
+    "quiet_hours": "quiet",
+    "weekend": "quiet",
+    "off_shift": "quiet",
+    "weekly_cap": "cap",
+}
+"""Why a check-in asked for by hand was held back, in the words an operator reads."""
+
+
+@dataclass
+class SendReport:
+    """What `lastmile checkin send` did for a cohort."""
+
+    queued: int = 0
+    reoffered: int = 0
+    held: Counter[str] = field(default_factory=Counter)
+    """By quiet hours (or outside the shift) and by the weekly cap."""
+    not_asked: int = 0
+    """Paused, stopped, unreachable or outside every pilot."""
+
+
+async def send_now(runtime: Runtime, cohort_id: str, kind: str, now: datetime) -> SendReport:
+    """Ask a whole cohort now, by hand, within the usual limits.
+
+    People with a check-in open get it again (moved to the bottom of their chat); people
+    in quiet hours or at their weekly cap are held and counted. The cohort costs a few
+    statements whatever its size, plus one look-up per open check-in.
+    """
+    config = runtime.config
+    cohort = config.cohorts[cohort_id]
+    fallback = config.cohort_timezone(cohort_id)
+    report = SendReport()
+    slot = f"manual:{now.strftime('%Y-%m-%dT%H:%M')}"
+    async with runtime.db.session() as session:
+        zones = {
+            name: zone_named(name, fallback)
+            for name in await timezones_in_cohort(session, cohort_id)
+        }
+        names = list(zones)
+        people = await people_in_zones(session, cohort_id, names)
+        asked = await counts_asked_in_weeks(
+            session,
+            cohort_id,
+            {name: local_week(zone, now) for name, zone in zones.items()},
+            CAPPED_KINDS,
+        )
+        open_ids = await people_with_open_checkins(session, cohort_id, names, now)
+        planned: list[Person] = []
+        for person in people:
+            assert person.id is not None
+            if participation_reason(person, now):
+                report.not_asked += 1
+                continue
+            if person.id in open_ids:
+                report.reoffered += await _reoffer(runtime, session, person, now)
+                continue
+            zone = zones[person.timezone]
+            reason = skip_reason(person, cohort, zone, now, asked.get(person.id, 0))
+            if reason is not None:
+                report.held[HELD_AS.get(reason, reason)] += 1
+                continue
+            planned.append(person)
+        expiry = timedelta(hours=config.settings.checkin_expiry_hours)
+        created = await create_checkins(
+            session,
+            [
+                {
+                    "person_id": person.id,
+                    "programme_id": cohort.programme,
+                    "cohort_id": cohort_id,
+                    "kind": kind,
+                    "slot": slot,
+                    "scheduled_for": now,
+                    "expires_at": now + expiry,
+                }
+                for person in planned
+            ],
+        )
+        opened: list[tuple[Person, CheckInFacts]] = []
+        for person in planned:
+            assert person.id is not None
+            checkin_id = created.get((person.id, kind, slot))
+            if checkin_id is not None:
+                facts = OpenedCheckIn(checkin_id, kind, cohort.programme, now, cohort_id=cohort_id)
+                opened.append((person, facts))
+        report.queued = await queue_checkins(session, opened, config, runtime.wordings, now)
+    return report
+
+
+async def _reoffer(runtime: Runtime, session: AsyncSession, person: Person, now: datetime) -> int:
+    config = runtime.config
+    found = await open_checkin_of(session, person, config, now)
+    if found is None or found.checkin.status != "sent":
+        return 0  # queued and not sent yet: it goes out as it is
+    w = person_wording(person, config, runtime.wordings)
+    return int(
+        await enqueue(
+            session,
+            dedupe_key=f"reoffer:{found.checkin.id}:{now.isoformat()}",
+            platform=person.platform,
+            purpose="notice",
+            payload=payload_of((reoffer(found, w, w("checkin.still_open")),), w.locale),
+            now=now,
+            person_id=person.id,
+            checkin_id=found.checkin.id,
+        )
+    )

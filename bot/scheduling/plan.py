@@ -84,9 +84,13 @@ def quiet_reason(cohort: CohortConfig, zone: ZoneInfo, at: datetime) -> str | No
     """Why `at` is a moment nobody in the cohort is asked anything, or None.
 
     Returns:
-        "weekend" or "quiet_hours" (read in the person's local time), else None.
+        "off_shift" for a shift cohort outside its shift; else "weekend" or
+        "quiet_hours" (read in the person's local time); None when they may be asked.
     """
     local = at.astimezone(zone)
+    working = cohort.working
+    if working is not None:
+        return None if working.contains(local) else "off_shift"
     if cohort.quiet_weekends and local.weekday() >= 5:
         return "weekend"
     if cohort.quiet.contains(local.time()):
@@ -95,7 +99,7 @@ def quiet_reason(cohort: CohortConfig, zone: ZoneInfo, at: datetime) -> str | No
 
 
 def quiet_ends(cohort: CohortConfig, zone: ZoneInfo, at: datetime) -> datetime | None:
-    """The first instant at or after `at` outside quiet hours and weekends.
+    """The first instant at or after `at` outside quiet hours and weekends (or in the shift).
 
     Returns:
         `at` itself when it is not quiet; None when the cohort is quiet all week.
@@ -103,10 +107,12 @@ def quiet_ends(cohort: CohortConfig, zone: ZoneInfo, at: datetime) -> datetime |
     if quiet_reason(cohort, zone, at) is None:
         return at
     today = at.astimezone(zone).date()
+    working = cohort.working
+    openings = (working.hours.start,) if working is not None else (time(0, 0), cohort.quiet.end)
     candidates = sorted(
         local_moment(today + timedelta(days=offset), moment, zone)
         for offset in range(9)
-        for moment in (time(0, 0), cohort.quiet.end)
+        for moment in openings
     )
     for candidate in candidates:
         if candidate > at and quiet_reason(cohort, zone, candidate) is None:

@@ -14,7 +14,7 @@ from bot.runtime import Runtime
 from bot.scheduling.plan import local_week
 from bot.scheduling.policy import CAPPED_KINDS, skip_reason
 from bot.turn import person_timezone
-from storage.checkins import find_checkin
+from storage.checkins import find_checkin, latest_open_checkin
 from storage.models import Person
 from storage.people import find_person, people_by_email
 from storage.scheduling import count_asked
@@ -107,6 +107,8 @@ async def trigger_checkin(
     start, end = local_week(zone, send_after)
     asked = await count_asked(session, person.id, CAPPED_KINDS, start, end)
     reason = skip_reason(person, cohort, zone, send_after, asked)
+    if reason is None and await latest_open_checkin(session, person.id, now) is not None:
+        reason = "open_checkin"  # one open check-in at a time
     if reason is not None:
         logger.info("triggered check-in skipped: %s", reason, extra={"person_id": person.id})
         return TriggerOutcome("skipped", reason=reason)
@@ -127,7 +129,7 @@ async def trigger_checkin(
             "queued", send_after=existing.scheduled_for if existing else send_after
         )
     await queue_checkin(
-        session, person, checkin, config, runtime.wording, now, not_before=send_after
+        session, person, checkin, config, runtime.wordings, now, not_before=send_after
     )
     logger.info(
         "triggered check-in queued",

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -17,13 +19,15 @@ from bot.delivery_loop import DeliveryLoop
 from bot.outgoing import queue_checkin
 from bot.runtime import Runtime
 from lastmile.server import build_app, runtime_for
-from storage.models import Answer, ConversationAddress, Person
+from storage.models import Answer, ConversationAddress, Override, Person
 from tests.conftest import IN_CI
 from tests.e2e import playground_driver as pg
 from tests.helpers import rows
 
 pytestmark = pytest.mark.e2e
 
+SCREENSHOTS = Path(os.environ.get("LASTMILE_SCREENSHOTS", tempfile.gettempdir()))
+"""Where the receipt's screenshot is kept, to be looked at (a temporary folder by default)."""
 PLAYGROUND_USER = "user-id-0"  # "Alex Wilber" in the playground's built-in config
 CONFIG = f"""
 [programmes.routing]
@@ -105,23 +109,57 @@ async def test_install_checkins_and_answers_through_the_playground(
 
         await pg.click_card_button(page, "Yes, it helped")
         # The card is refreshed from the invoke response, sent once the answer is committed.
-        await pg.wait_for_bot_text(page, "You said: RoutePilot helped.")
+        await pg.wait_for_bot_text(page, "✓ RoutePilot helped")
         [answer] = await rows(runtime, Answer)
         assert (answer.person_id, answer.outcome) == (alex.id, "helped")
         await pg.wait_for_bot_text(page, "Thank you. Your answer is shown")
-        # The card that asked no longer offers the buttons.
+        # The card that asked no longer offers the buttons, and no second message came.
         buttons = page.locator(pg.ADAPTIVE_CARD).get_by_role("button", name="Yes, it helped")
         assert await buttons.count() == 0
+        assert await pg.bot_message_count(page) == before + 1
 
+
+async def test_a_partly_checkin_is_one_card_that_ends_as_its_receipt(
+    runtime: Runtime, bot_endpoint: str, tmp_path: Path
+) -> None:
+    """Issue 11, acceptance 1: "partly, by hand, overrode: didn't fit" is two taps plus one
+    and leaves exactly one card, which reads as the whole receipt."""
+    async with (
+        pg.run_playground(bot_endpoint, channel_id="msteams") as playground,
+        pg.open_playground_page(playground) as page,
+    ):
+        await pg.wait_for_bot_text(page, "Hi, I'm lastmile.")
+        [alex] = await rows(runtime, Person, platform="teams", platform_user_id=PLAYGROUND_USER)
         # A scheduled check-in goes out through the outbox, proactively, to the same chat.
         before = await pg.bot_message_count(page)
         await queue_a_checkin(runtime, alex)
         await pg.wait_for_bot_text(page, "Did RoutePilot help you", after=before)
+        assert await pg.bot_message_count(page) == before + 1
+
         await pg.click_card_button(page, "Partly")
-        await pg.wait_for_bot_text(page, "You said: RoutePilot partly helped.")
         await pg.wait_for_bot_text(page, "What did you do instead?")
-        outcomes = sorted(answer.outcome for answer in await rows(runtime, Answer))
-        assert outcomes == ["helped", "partly"]
+        await pg.click_card_button(page, "Did it by hand")
+        await pg.wait_for_bot_text(page, "If so, why?")
+        await pg.click_card_button(page, "Didn't fit the situation")
+        card = await pg.wait_for_bot_text(
+            page, "✓ Partly — did it by hand — overrode it: didn't fit the situation"
+        )
+
+        receipt = await card.inner_text()
+        assert "Did RoutePilot help you" in receipt
+        assert "only in totals of 5 or more people" in receipt
+        assert await pg.bot_message_count(page) == before + 1  # still the one card
+        for label in ("Partly", "Did it by hand", "Didn't fit the situation"):
+            tappable = page.locator(pg.ADAPTIVE_CARD).get_by_role("button", name=label)
+            assert await tappable.count() == 0
+        [answer] = await rows(runtime, Answer)
+        assert (answer.person_id, answer.outcome) == (alex.id, "partly")
+        [override] = await rows(runtime, Override)
+        assert (override.overridden, override.reason) == (True, "didnt_fit")
+        shot = SCREENSHOTS / "teams-playground-receipt.png"
+        shot.parent.mkdir(parents=True, exist_ok=True)
+        await card.screenshot(path=str(shot))
+        assert shot.stat().st_size > 1000
 
 
 async def queue_a_checkin(runtime: Runtime, person: Person) -> None:
@@ -132,4 +170,4 @@ async def queue_a_checkin(runtime: Runtime, person: Person) -> None:
             session, person, runtime.config, kind="scheduled", slot="e2e", now=now
         )
         assert checkin is not None
-        await queue_checkin(session, person, checkin, runtime.config, runtime.wording, now)
+        await queue_checkin(session, person, checkin, runtime.config, runtime.wordings, now)

@@ -216,6 +216,7 @@ class FakeSlackApi:
             "conversations.open": self._conversations_open,
             "chat.postMessage": self._chat_post_message,
             "chat.update": self._chat_update,
+            "chat.delete": self._chat_delete,
             "chat.postEphemeral": self._chat_post_ephemeral,
             "users.info": self._users_info,
             "views.open": self._views_open,
@@ -586,6 +587,17 @@ class FakeSlackApi:
                 message[field_name] = params[field_name]
         text = message.get("text", "")
         return {"ok": True, "channel": key[0], "ts": key[1], "text": text, "message": message}
+
+    def _chat_delete(self, params: Params) -> dict[str, Any]:
+        if not params.get("channel") or not params.get("ts"):
+            return _missing(*(k for k in ("channel", "ts") if not params.get(k)))
+        key = (str(params["channel"]), str(params["ts"]))
+        if key not in self.messages:
+            return _error("message_not_found")
+        if self.messages[key].get("user") != self.bot_user_id:
+            return _error("cant_delete_message")
+        del self.messages[key]
+        return {"ok": True, "channel": key[0], "ts": key[1]}
 
     def _chat_post_ephemeral(self, params: Params) -> dict[str, Any]:
         if not params.get("channel") or not params.get("user"):

@@ -389,6 +389,12 @@ class FakeTeamsConnector:
             await self._changed.wait_for(lambda: len(self.activities(conversation_id)) >= count)
         return self.activities(conversation_id)
 
+    async def wait_for_requests(self, count: int, wait_seconds: float = 5.0) -> list[RecordedCall]:
+        """Wait until at least ``count`` calls of any kind were recorded, then return them."""
+        async with asyncio.timeout(wait_seconds), self._changed:
+            await self._changed.wait_for(lambda: len(self.calls) >= count)
+        return list(self.calls)
+
     def _accepted(self, operation: str, conversation_id: str | None) -> list[RecordedCall]:
         return [call for call in self.requests(operation, conversation_id) if call.succeeded]
 
