@@ -13,7 +13,9 @@ def register_wording() -> None:
     import bot.digest.chart
     import bot.digest.commands
     import bot.digest.report
-    import bot.digest.updates  # noqa: F401
+    import bot.digest.updates
+    import bot.reports.charts
+    import bot.reports.commands  # noqa: F401
 
 
 def install_features(runtime: Runtime) -> None:
@@ -21,3 +23,6 @@ def install_features(runtime: Runtime) -> None:
     from bot.digest.commands import install as install_digest_commands
 
     install_digest_commands(runtime)
+    from bot.reports.commands import install as install_report_command
+
+    install_report_command(runtime)

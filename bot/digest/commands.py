@@ -18,6 +18,7 @@ from bot.digest.themes import normalise_slug
 from bot.digest.updates import current_themes, post_update, resolve_theme
 from bot.digest.weeks import IsoWeek, last_complete_week
 from bot.replies import Reply, Text
+from bot.reports.links import ReportScope, with_report_link
 from bot.turn import Turn
 from bot.wording import require
 
@@ -123,7 +124,14 @@ async def digest_command(turn: Turn, args: str) -> list[Reply]:
             example = f"{scope.cohort_id or scope.programme_id} {this_week.shifted(-1)}"
             return [Text(turn.w("digest.future_week", week=str(chosen), example=example))]
         digest = await build_digest(turn.session, turn.config, scope, chosen, turn.now)
-        replies.append(digest_report(digest, turn.w))
+        report = await with_report_link(
+            digest_report(digest, turn.w),
+            turn.links,
+            ReportScope(scope.programme_id, scope.cohort_id),
+            turn.w,
+            turn.session,
+        )
+        replies.append(report)
     return replies
 
 

@@ -10,6 +10,7 @@ from bot.digest.build import Scope, build_digest, programme_zone
 from bot.digest.report import digest_report
 from bot.digest.weeks import last_complete_week
 from bot.outgoing import payload_of
+from bot.reports.links import ReportScope, with_report_link
 from storage.outbox import enqueue, is_queued
 
 if TYPE_CHECKING:
@@ -50,7 +51,13 @@ async def queue_weekly_digest(runtime: Runtime, programme_id: str, now: datetime
         if await is_queued(session, key):
             return False
         digest = await build_digest(session, runtime.config, Scope(programme_id), week, now)
-        report = digest_report(digest, runtime.wording)
+        report = await with_report_link(
+            digest_report(digest, runtime.wording),
+            runtime.links,
+            ReportScope(programme_id),
+            runtime.wording,
+            session,
+        )
         queued = await enqueue(
             session,
             dedupe_key=key,
