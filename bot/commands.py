@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from datetime import date, datetime, time, timedelta
 
 from bot.checkin_runner import begin, open_checkin
-from bot.mydata import render_mydata
+from bot.mydata import render_mydata, retention_of
 from bot.replies import Confirm, Option, Reply, Text
 from bot.turn import Turn
 from storage.checkins import set_checkin_status
@@ -82,7 +82,8 @@ async def mydata_command(turn: Turn, _args: str) -> list[Reply]:
     """Everything stored about the person."""
     await turn.session.flush()
     data = await person_data(turn.session, turn.person)
-    return [Text(render_mydata(data, turn.w, turn.timezone))]
+    kept = retention_of(turn.config, turn.person.cohort_id)
+    return [Text(render_mydata(data, turn.w, turn.timezone, kept))]
 
 
 async def forget_command(turn: Turn, _args: str) -> list[Reply]:

@@ -23,7 +23,7 @@ from bot.events import (
     StatusRequested,
 )
 from bot.flows.checkin import MAX_TEXT, Pick, Typed, is_text_step, parse_token
-from bot.mydata import render_mydata, status_text
+from bot.mydata import render_mydata, retention_of, status_text
 from bot.platform import Inbound
 from bot.replies import Answered, Choices, Option, Reply, Status, Text
 from bot.text import NOTE_LIMIT, clean
@@ -265,7 +265,9 @@ class Engine:
         return [
             Status(
                 status=status_text(data, turn.w, turn.timezone),
-                stored=render_mydata(data, turn.w, turn.timezone),
+                stored=render_mydata(
+                    data, turn.w, turn.timezone, retention_of(self.config, turn.person.cohort_id)
+                ),
                 active=turn.person.status == "active",
                 can_digest=any(role in STATUS_ROLES for role, _scope in turn.roles),
             )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from bot.config import LastmileConfig
 from bot.wording import Wording
 from storage.people import PersonData
 
@@ -25,13 +26,27 @@ def status_text(data: PersonData, w: Wording, zone: ZoneInfo) -> str:
     return w(f"status.{person.status}")
 
 
-def render_mydata(data: PersonData, w: Wording, zone: ZoneInfo) -> str:
+def retention_of(config: LastmileConfig, cohort_id: str | None) -> int | None:
+    """How many days the person's words are kept: their programme's retention period
+    (the shortest of all for someone in no cohort), None when kept until erased."""
+    cohort = config.cohorts.get(cohort_id or "")
+    if cohort is not None:
+        return config.programmes[cohort.programme].retention_days
+    return min(
+        (p.retention_days for p in config.programmes.values() if p.retention_days), default=None
+    )
+
+
+def render_mydata(
+    data: PersonData, w: Wording, zone: ZoneInfo, retention_days: int | None = None
+) -> str:
     """Every stored row about the person, in plain words.
 
     Args:
         data: the rows, from `storage.people.person_data`.
         w: the person's wording.
         zone: the person's time zone, for dates.
+        retention_days: how long their words are kept (None: until they are erased).
 
     Returns:
         One message listing the profile, roles, check-ins with answers,
@@ -101,5 +116,9 @@ def render_mydata(data: PersonData, w: Wording, zone: ZoneInfo) -> str:
         w("mydata.note_line", when=_when(row.created_at, zone), kind=row.kind, text=row.text)
         for row in data.notes
     )
+    if retention_days is None:
+        lines.append(w("mydata.kept"))
+    else:
+        lines.append(w("mydata.kept_for", days=retention_days))
     lines.append(w("mydata.forget_hint"))
     return "\n".join(lines)

@@ -1,4 +1,5 @@
-"""The `lastmile` command: serve, chat, db, config, checkin, digest, apikey, platforms' own."""
+"""The `lastmile` command: serve, chat, demo, db, config, checkin, digest, report, export,
+apikey, platforms' own."""
 
 from __future__ import annotations
 
@@ -164,6 +165,28 @@ async def _themes(args: argparse.Namespace, settings: Settings) -> int:
         await runtime.close()
 
 
+async def _report_link(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.reports.cli import run_report_link
+    from lastmile.server import runtime_for
+
+    runtime = await runtime_for(settings)
+    try:
+        return await run_report_link(runtime, args, sys.stdout)
+    finally:
+        await runtime.close()
+
+
+async def _export(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.reports.cli import run_export
+    from lastmile.server import runtime_for
+
+    runtime = await runtime_for(settings)
+    try:
+        return await run_export(runtime, args, sys.stdout)
+    finally:
+        await runtime.close()
+
+
 async def _apikey_new(args: argparse.Namespace, settings: Settings) -> int:
     from adapters.usage.keys import key_sha256, new_key
     from bot.runtime import load_checked
@@ -255,6 +278,33 @@ def build_parser() -> argparse.ArgumentParser:
     themes.add_argument("--weeks", type=int, default=4, help="weeks up to this one (default 4)")
     themes.add_argument("--format", choices=("text", "json"), default="text", help="output")
     themes.set_defaults(handler=_themes)
+
+    report = commands.add_parser("report", help="report pages").add_subparsers(
+        dest="report_command", required=True, metavar="ACTION"
+    )
+    link = report.add_parser("link", help="print a signed link to a programme's or team's report")
+    link.add_argument("--programme", required=True, help="programme id from the config file")
+    link.add_argument("--team", help="only this team (cohort id): what its lead may see")
+    link.add_argument("--days", type=int, default=7, help="how long the link works (default 7)")
+    link.set_defaults(handler=_report_link)
+
+    export = commands.add_parser(
+        "export", help="a report's figures (k applied), or every answer with --raw"
+    )
+    export.add_argument("--programme", required=True, help="programme id from the config file")
+    export.add_argument("--format", choices=("csv", "json"), default="csv", help="output")
+    export.add_argument("--team", help="the figures of this team (cohort id) only")
+    export.add_argument("--week", help="ISO week, e.g. 2026-W47 (default: the last complete one)")
+    export.add_argument(
+        "--raw", action="store_true", help="every check-in and note, people as pseudonyms"
+    )
+    export.add_argument(
+        "--with-identities",
+        action="store_true",
+        help="with --raw: add each person's platform identity and name",
+    )
+    export.add_argument("--out", help="write to this file instead of standard output")
+    export.set_defaults(handler=_export)
 
     for plugin in PLATFORMS.values():
         plugin.add_commands(commands)
