@@ -9,8 +9,10 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from bot.digest.build import programme_cohorts
-from bot.themes.placing import update_themes
+from bot.themes.placing import PLACE_WEEKS, update_themes
+from storage.reports import Window
 from storage.retention import Erased, erase_free_text
+from storage.themes import unplaced_count
 
 if TYPE_CHECKING:
     from bot.runtime import Runtime
@@ -36,7 +38,9 @@ async def apply_retention(runtime: Runtime, now: datetime) -> dict[str, Erased]:
     for programme_id, days in sorted(periods.items()):
         before = now - timedelta(days=days)
         async with runtime.db.session() as session:
-            await update_themes(session, config, programme_id, before)
+            placing = Window(before - timedelta(weeks=PLACE_WEEKS), before)
+            if await unplaced_count(session, programme_id, placing):
+                await update_themes(session, config, programme_id, before)
             erased[programme_id] = found = await erase_free_text(
                 session,
                 programme_id,

@@ -8,13 +8,17 @@ import asyncio
 import logging
 import sys
 from collections.abc import Callable, Coroutine
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.config import ConfigError, Settings
 from bot.wording import WordingError, require
 from lastmile.platforms import PLATFORMS, facts
 from storage.migrate import SchemaOutOfDate
+
+if TYPE_CHECKING:
+    from bot.runtime import Runtime
 
 logger = logging.getLogger("lastmile")
 
@@ -30,12 +34,36 @@ def _settings(args: argparse.Namespace) -> Settings:
     return settings
 
 
+async def _demo_check(runtime: Runtime) -> str:
+    """Why `serve` must not run on this database ("" when it may): a demo database is
+    served with the example config only, so made-up answers never meet real people."""
+    from bot.config import example_config_path
+    from storage.instance import is_demo
+
+    async with runtime.db.session() as session:
+        demo = await is_demo(session)
+    if not demo:
+        return ""
+    if runtime.config_path.resolve() != example_config_path().resolve():
+        return (
+            "this database holds demo data (lastmile demo made it); serve it with the example "
+            "config only, or point DATABASE_URL at your real database"
+        )
+    logger.warning("serving a DEMO database: every answer in it is made up")
+    return ""
+
+
 async def _serve(args: argparse.Namespace, settings: Settings) -> int:
     from aiohttp import web
 
     from lastmile.server import build_app, runtime_for
 
     runtime = await runtime_for(settings)
+    refusal = await _demo_check(runtime)
+    if refusal:
+        await runtime.close()
+        print(f"lastmile: {refusal}", file=sys.stderr)
+        return 2
     app = build_app(runtime, run_jobs=True)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
@@ -60,6 +88,41 @@ async def _serve(args: argparse.Namespace, settings: Settings) -> int:
         await runner.cleanup()
         await runtime.close()
     return 0
+
+
+async def _demo(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.config import example_config_path
+    from bot.demo import fill_demo
+    from lastmile.demo import fresh_demo_database, mark_demo
+    from lastmile.server import runtime_for
+
+    path = Path(args.database)
+    refusal = await fresh_demo_database(path)
+    if refusal:
+        print(f"lastmile demo: {refusal}", file=sys.stderr)
+        return 2
+    # The example config's people only, whatever LASTMILE_CONFIG says: demo answers are
+    # made up, and must never be put in the mouths of real people.
+    demo = settings.model_copy(
+        update={"database_url": f"sqlite:///{path}", "lastmile_config": example_config_path()}
+    )
+    await mark_demo(f"sqlite:///{path}", datetime.now(UTC))
+    runtime = await runtime_for(demo)
+    try:
+        filled = await fill_demo(runtime, args.weeks)
+    finally:
+        await runtime.close()
+    print(
+        f"{path} holds demo data: {filled.people} made-up people, {filled.checkins} check-ins, "
+        f"{filled.answers} answers, {filled.texts} written texts over {filled.weeks} weeks "
+        "and this one. Nothing in it is real."
+    )
+    if not args.serve:
+        print(
+            f"Serve it: DATABASE_URL=sqlite:///{path} lastmile serve  (or: lastmile demo --serve)"
+        )
+        return 0
+    return await _serve(args, demo)
 
 
 async def _chat(args: argparse.Namespace, settings: Settings) -> int:
@@ -217,6 +280,17 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the bot (web server, platforms, scheduler)")
     serve.add_argument("--port", type=int, help="port to listen on (default: PORT or 3978)")
     serve.set_defaults(handler=_serve)
+
+    demo = commands.add_parser(
+        "demo", help="fill a throwaway database with weeks of made-up answers (example people)"
+    )
+    demo.add_argument(
+        "--database", default="lastmile-demo.db", help="the SQLite file (default lastmile-demo.db)"
+    )
+    demo.add_argument("--weeks", type=int, default=6, help="complete weeks of answers (default 6)")
+    demo.add_argument("--serve", action="store_true", help="then serve it (web chat at /)")
+    demo.add_argument("--port", type=int, help="with --serve: port (default: PORT or 3978)")
+    demo.set_defaults(handler=_demo)
 
     chat = commands.add_parser("chat", help="talk to the bot in this terminal as a person")
     chat.add_argument(
