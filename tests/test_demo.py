@@ -75,14 +75,11 @@ async def test_demo_never_writes_into_a_real_database(
     assert real.read_bytes() == before
 
 
-async def test_a_demo_database_is_served_with_the_example_config_only(
-    tmp_path: Path,
-    clean_env: None,
-    capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
+def test_a_demo_database_is_served_with_the_example_config_only(
+    tmp_path: Path, clean_env: None
 ) -> None:
     path = tmp_path / "demo.db"
-    assert await _main(["demo", "--database", str(path), "--weeks", "1"]) == 0
+    assert main(["demo", "--database", str(path), "--weeks", "1"]) == 0
     other = tmp_path / "real.toml"
     other.write_text(example_config_path().read_text(encoding="utf-8"), encoding="utf-8")
     env = {**os.environ, "DATABASE_URL": f"sqlite:///{path}", "PORT": str(free_port())}
