@@ -80,9 +80,9 @@ def ensure_postgres() -> None:
 
 
 def ensure_browser_tools() -> None:
-    """Debian's Chromium (the browser tests) and the Agents Playground (the Teams end-to-end test)."""
+    """Debian's Chromium (the browser tests) and the Agents Playground (the Teams test)."""
     if not Path("/usr/bin/chromium").exists() and shutil.which("apt-get") and os.geteuid() == 0:
-        say("installing Debian's chromium for the end-to-end test")
+        say("installing Debian's chromium for the browser tests")
         run("apt-get", "update", "-qq", check=False)
         env_noninteractive = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
         subprocess.run(["apt-get", "install", "-y", "-qq", "chromium"], env=env_noninteractive)

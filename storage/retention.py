@@ -29,6 +29,14 @@ from storage.models import (
     Workaround,
 )
 
+ANSWER_TEXTS: tuple[tuple[str, Any, str, str], ...] = (
+    ("workarounds", Workaround, "text", "created_at"),
+    ("overrides", Override, "text", "created_at"),
+    ("not_used", Answer, "not_used_text", "answered_at"),
+    ("day30", Day30Response, "change_first", "created_at"),
+)
+"""Words kept beside a check-in's answers: (name, table, words column, time column)."""
+
 
 @dataclass(frozen=True)
 class Erased:
@@ -83,46 +91,18 @@ async def erase_free_text(
         How many texts were erased where.
     """
     blank = ""
-    workarounds = await _count(
-        session,
-        update(Workaround)
-        .where(
-            _of_programme(Workaround, programme_id),
-            col(Workaround.created_at) < before,
-            col(Workaround.text) != blank,
+    erased: dict[str, int] = {}
+    for name, model, words, written in ANSWER_TEXTS:
+        erased[name] = await _count(
+            session,
+            update(model)
+            .where(
+                _of_programme(model, programme_id),
+                col(getattr(model, written)) < before,
+                col(getattr(model, words)) != blank,
+            )
+            .values({words: blank}),
         )
-        .values(text=blank),
-    )
-    overrides = await _count(
-        session,
-        update(Override)
-        .where(
-            _of_programme(Override, programme_id),
-            col(Override.created_at) < before,
-            col(Override.text) != blank,
-        )
-        .values(text=blank),
-    )
-    not_used = await _count(
-        session,
-        update(Answer)
-        .where(
-            _of_programme(Answer, programme_id),
-            col(Answer.answered_at) < before,
-            col(Answer.not_used_text) != blank,
-        )
-        .values(not_used_text=blank),
-    )
-    day30 = await _count(
-        session,
-        update(Day30Response)
-        .where(
-            _of_programme(Day30Response, programme_id),
-            col(Day30Response.created_at) < before,
-            col(Day30Response.change_first) != blank,
-        )
-        .values(change_first=blank),
-    )
     writers: Any = col(Person.cohort_id).in_(list(cohorts))
     if notes_without_cohort:
         writers = or_(writers, col(Person.cohort_id).is_(None))
@@ -168,4 +148,12 @@ async def erase_free_text(
         )
         .values(payload={}),
     )
-    return Erased(workarounds, overrides, not_used, day30, notes, theme_texts, sent)
+    return Erased(
+        erased["workarounds"],
+        erased["overrides"],
+        erased["not_used"],
+        erased["day30"],
+        notes,
+        theme_texts,
+        sent,
+    )

@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from importlib import resources
-from pathlib import Path
 from typing import Any
 
 from aiohttp import web
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from adapters.templates import page_templates
 from bot.digest.model import RATE_NAMES, percent, rate_parts, rates
 from bot.digest.report import change_line, scope_title
 from bot.reports.charts import draw_charts
@@ -80,22 +78,12 @@ _SECURITY_HEADERS = {
 }
 
 
-def _templates() -> Environment:
-    folder = Path(str(resources.files("adapters") / "reports" / "templates"))
-    return Environment(
-        loader=FileSystemLoader(folder),
-        autoescape=select_autoescape(default=True, default_for_string=True),
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-
-
 class ReportPages:
     """The handlers behind `/reports/…`."""
 
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
-        self.templates = _templates()
+        self.templates = page_templates("reports")
 
     def _html(self, body: str, status: int = 200) -> web.Response:
         return web.Response(

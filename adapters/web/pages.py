@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from adapters.loopback import is_direct_loopback
+from adapters.templates import page_templates
 from adapters.web.chat import Conversations
 from adapters.web.inbound import PEOPLE_PLATFORM, PLATFORM, tapped, typed
 from bot.inbox import InboxUnavailable
@@ -125,23 +125,13 @@ def people_of(runtime: Runtime) -> dict[str, Someone]:
     return found
 
 
-def _templates() -> Environment:
-    folder = Path(str(resources.files("adapters") / "web" / "templates"))
-    return Environment(
-        loader=FileSystemLoader(folder),
-        autoescape=select_autoescape(default=True, default_for_string=True),
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-
-
 class WebChatPages:
     """The handlers of `/` and `/chat/…`."""
 
     def __init__(self, runtime: Runtime, conversations: Conversations) -> None:
         self.runtime = runtime
         self.conversations = conversations
-        self.templates = _templates()
+        self.templates = page_templates("web")
         self.people = people_of(runtime)
 
     @web.middleware

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from bot.digest.build import cohort_name
-from bot.digest.commands import _find_cohort, _find_programme, access_of
+from bot.digest.commands import access_of, scopes_for
 from bot.replies import Reply, Text
 from bot.reports.links import ReportScope, expiry_text
 from bot.turn import Turn
@@ -39,24 +39,10 @@ async def report_command(turn: Turn, args: str) -> list[Reply]:
         return [Text(turn.w("commands.not_allowed"))]
     if turn.links is None:
         return [Text(turn.w("reports.usage"))]
-    target = args.strip()
-    scopes: list[ReportScope]
-    if target:
-        cohort = _find_cohort(turn.config, target)
-        programme = _find_programme(turn.config, target)
-        if cohort is not None and cohort in access.cohorts:
-            scopes = [ReportScope(turn.config.cohorts[cohort].programme, cohort)]
-        elif programme is not None and programme in access.programmes:
-            scopes = [ReportScope(programme)]
-        else:
-            # The same answer as `digest`: a refusal must not confirm which teams exist.
-            return [Text(turn.w("digest.not_your_team", teams=", ".join(access.cohorts)))]
-    elif access.programmes:
-        scopes = [ReportScope(programme) for programme in access.programmes]
-    else:
-        scopes = [
-            ReportScope(turn.config.cohorts[cohort].programme, cohort) for cohort in access.cohorts
-        ]
+    found = scopes_for(turn.config, access, args.strip())
+    if found is None:
+        return [Text(turn.w("digest.not_your_team", teams=", ".join(access.cohorts)))]
+    scopes = [ReportScope(scope.programme_id, scope.cohort_id) for scope in found]
     replies: list[Reply] = []
     for scope in scopes:
         link = await turn.links.link(scope, session=turn.session)
