@@ -16,14 +16,17 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from bot.digest.build import Scope, build_digest
 from bot.digest.render import to_json_data
+from bot.digest.weekly import queue_weekly_digest
 from bot.digest.weeks import IsoWeek
-from bot.replies import Report, Text
+from bot.replies import Report, Text, reply_from_dict
 from bot.reports.links import ReportScope
 from bot.runtime import Runtime
 from lastmile.cli import main
 from lastmile.server import build_app
+from storage.models import OutboxMessage
 from tests.conftest import FakeClock
 from tests.digest_seed import MONDAY_W48, running, say
+from tests.helpers import rows
 from tests.test_digest_acceptance import BELOW_K
 
 pytestmark = pytest.mark.sql
@@ -232,6 +235,18 @@ async def test_the_report_command_and_the_digest_footer_link(pilot: Runtime) -> 
     assert footer and await pilot.links.read(footer[1], pilot.config) == ReportScope(
         "routing", "north"
     )
+
+
+async def test_the_weekly_digest_ends_with_the_programme_report_link(
+    pilot: Runtime, clock: FakeClock
+) -> None:
+    assert await queue_weekly_digest(pilot, "routing", clock.now)
+    [row] = await rows(pilot, OutboxMessage, purpose="digest")
+    (report,) = [reply_from_dict(item) for item in row.payload["replies"]]
+    assert isinstance(report, Report)
+    assert report.footer.startswith("Numbers are shown only for groups of 5 or more people")
+    token = re.search(r"/reports/(\S+)", report.footer)
+    assert token and await pilot.links.read(token[1], pilot.config) == ReportScope("routing")
 
 
 def test_report_link_and_export_on_the_command_line(

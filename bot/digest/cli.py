@@ -14,6 +14,7 @@ from bot.digest.render import to_json, to_markdown, to_text
 from bot.digest.report import digest_report
 from bot.digest.weeks import IsoWeek, last_complete_week
 from bot.replies import Report
+from bot.reports.links import ReportScope, with_report_link
 from bot.wording import Wording
 
 if TYPE_CHECKING:
@@ -55,7 +56,13 @@ async def run_digest(runtime: Runtime, args: argparse.Namespace, stdout: TextIO)
         digest = await build_digest(
             session, config, Scope(args.programme, args.cohort), week, runtime.clock()
         )
-    report = digest_report(digest, runtime.wording)
+        report = await with_report_link(
+            digest_report(digest, runtime.wording),
+            runtime.links,
+            ReportScope(args.programme, args.cohort),
+            runtime.wording,
+            session,
+        )
     out = Path(args.out) if args.out else None
     rendered = RENDERERS[args.format](digest, report, runtime.wording, out)
     if isinstance(rendered, bytes):
