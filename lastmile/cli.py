@@ -77,11 +77,12 @@ async def _serve(args: argparse.Namespace, settings: Settings) -> int:
         platforms,
         "SQLite" if runtime.db.is_sqlite else "PostgreSQL",
     )
-    print(
-        f"lastmile is running on http://127.0.0.1:{settings.port}/healthz "
-        "— chat with it locally: .venv/bin/lastmile chat --as ana",
-        flush=True,
+    where = (
+        f"chat with it in your browser: {settings.public_url}/"
+        if "web" in runtime.platforms
+        else "chat with it locally: .venv/bin/lastmile chat --as ana"
     )
+    print(f"lastmile is running on http://127.0.0.1:{settings.port}/healthz — {where}", flush=True)
     try:
         await asyncio.Event().wait()
     finally:
