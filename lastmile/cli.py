@@ -77,11 +77,9 @@ async def _serve(args: argparse.Namespace, settings: Settings) -> int:
         platforms,
         "SQLite" if runtime.db.is_sqlite else "PostgreSQL",
     )
-    where = (
-        f"chat with it in your browser: {settings.public_url}/"
-        if "web" in runtime.platforms
-        else "chat with it locally: .venv/bin/lastmile chat --as ana"
-    )
+    where = "chat with it locally: .venv/bin/lastmile chat --as ana"
+    if "web" in runtime.platforms:
+        where = f"chat with it in your browser at {settings.public_url}/, or {where}"
     print(f"lastmile is running on http://127.0.0.1:{settings.port}/healthz — {where}", flush=True)
     try:
         await asyncio.Event().wait()
