@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Quick start: `python3 dev.py start` runs the bot, `python3 dev.py test` runs every check.
+"""Quick start: `python3 dev.py start` runs the bot on a demo database, `python3 dev.py test`
+runs every check.
 
 Both create `.venv` and install lastmile into it first, so a fresh clone with only
 Python 3.11+ needs nothing else. The test command also prepares what the storage and
@@ -79,9 +80,9 @@ def ensure_postgres() -> None:
 
 
 def ensure_browser_tools() -> None:
-    """Debian's Chromium and the Agents Playground, for the Teams end-to-end test."""
+    """Debian's Chromium (the browser tests) and the Agents Playground (the Teams test)."""
     if not Path("/usr/bin/chromium").exists() and shutil.which("apt-get") and os.geteuid() == 0:
-        say("installing Debian's chromium for the end-to-end test")
+        say("installing Debian's chromium for the browser tests")
         run("apt-get", "update", "-qq", check=False)
         env_noninteractive = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
         subprocess.run(["apt-get", "install", "-y", "-qq", "chromium"], env=env_noninteractive)
@@ -93,8 +94,9 @@ def ensure_browser_tools() -> None:
 
 def start(args: list[str]) -> None:
     ensure_venv()
-    say("starting lastmile on SQLite (./lastmile.db) — stop it with Ctrl+C")
-    os.execv(BIN / "lastmile", [str(BIN / "lastmile"), "serve", *args])
+    say("filling ./lastmile-demo.db with made-up weeks of answers, then serving it")
+    say("open http://127.0.0.1:3978/ to chat as anyone in the example; stop it with Ctrl+C")
+    os.execv(BIN / "lastmile", [str(BIN / "lastmile"), "demo", "--serve", *args])
 
 
 def test(args: list[str]) -> None:

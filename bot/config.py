@@ -40,6 +40,19 @@ class Settings(BaseSettings):
     lastmile_prompts_dir: Path | None = None
     port: int = 3978
     host: str = "0.0.0.0"
+    lastmile_public_url: str | None = None
+    """Where people reach this server (report links start with it); default
+    http://127.0.0.1:PORT."""
+    lastmile_secret_key: str | None = None
+    """Signs report links and pseudonymises exports; default: a random key kept in the
+    database (shared by every replica)."""
+    lastmile_web_chat: str = "auto"
+    """`auto`: the browser chat at / when no chat platform is configured; `off`: never."""
+
+    @property
+    def public_url(self) -> str:
+        """The base of every link lastmile sends, without a trailing slash."""
+        return (self.lastmile_public_url or f"http://127.0.0.1:{self.port}").rstrip("/")
 
 
 def _time_zone(value: str) -> str:
@@ -239,6 +252,8 @@ class ProgrammeConfig(_Strict):
     themes: tuple[SeedTheme, ...] = ()
     locale: str | None = None
     """The language of the programme's digests (default: the settings' locale)."""
+    retention_days: int | None = Field(default=None, ge=1)
+    """Free text older than this many days is erased (counts stay); None keeps it."""
 
     @field_validator("digest_schedule")
     @classmethod

@@ -6,7 +6,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -44,6 +44,9 @@ from storage.checkins import add_note, classify_note
 from storage.db import Database
 from storage.models import Person
 from storage.people import forget_person, person_data, save_address
+
+if TYPE_CHECKING:
+    from bot.reports.links import ReportLinks
 
 logger = logging.getLogger(__name__)
 
@@ -99,6 +102,8 @@ class Engine:
         self.wordings = wordings
         self.clock = clock
         self.directory = Directory(config)
+        self.links: ReportLinks | None = None
+        """Report links for the `report` command and digests' footers (set by the runtime)."""
         self.commands: dict[str, Command] = dict(BASE_COMMANDS)
         self._routes: dict[type[Any], Callable[[Turn, Any], Awaitable[list[Reply]]]] = {
             MessageReceived: self._on_message,
@@ -181,6 +186,7 @@ class Engine:
             w=self.wording_for(person),
             config=self.config,
             roles=self.directory.roles_for(event.actor.identity, person.email),
+            links=self.links,
         )
         replies = await self._routes[type(event)](turn, event)
         if inbound.show_status and not isinstance(event, StatusRequested):

@@ -14,6 +14,8 @@ def register_wording() -> None:
     import bot.digest.commands
     import bot.digest.report
     import bot.digest.updates
+    import bot.reports.charts
+    import bot.reports.commands
     import bot.themes.commands  # noqa: F401
 
 
@@ -25,3 +27,6 @@ def install_features(runtime: Runtime) -> None:
     install_digest_commands(runtime)
     runtime.engine.add_command("theme", theme_command)
     runtime.engine.add_command("release", release_command)
+    from bot.reports.commands import install as install_report_command
+
+    install_report_command(runtime)

@@ -66,6 +66,17 @@ def _kind(checkin_kind: str, slot: str) -> str:
     return "self" if slot.startswith("self:") else checkin_kind
 
 
+def retention_of(config: LastmileConfig, cohort_id: str | None) -> int | None:
+    """How many days the person's words are kept: their programme's retention period
+    (the shortest of all for someone in no cohort), None when kept until erased."""
+    cohort = config.cohorts.get(cohort_id or "")
+    if cohort is not None:
+        return config.programmes[cohort.programme].retention_days
+    return min(
+        (p.retention_days for p in config.programmes.values() if p.retention_days), default=None
+    )
+
+
 def render_mydata(
     data: PersonData, w: Wording, zone: ZoneInfo, config: LastmileConfig | None = None
 ) -> str:
@@ -186,7 +197,9 @@ def render_mydata(
     lines.append(w("mydata.themes", count=len(data.theme_texts or []), k=k))
     lines.append(w("mydata.messages", count=len(data.sent or [])))
     lines.append(w("mydata.waiting", count=len(data.waiting or [])))
-    lines += ["", w("mydata.json_hint"), w("mydata.forget_hint")]
+    kept = retention_of(config, person.cohort_id) if config is not None else None
+    lines += ["", w("mydata.kept") if kept is None else w("mydata.kept_for", days=kept)]
+    lines += [w("mydata.json_hint"), w("mydata.forget_hint")]
     return "\n".join(lines)
 
 

@@ -77,6 +77,9 @@ class Connection:
     engine's transaction: it may call the network."""
     description: str = ""
     """How it is connected, for the start-up log ("HTTP /slack/events and Socket Mode")."""
+    trial: bool = False
+    """Connected without credentials, for trying lastmile on one machine (the terminal
+    chat; Teams with no app id, for the Agents Playground)."""
 
 
 class PlatformPlugin(Protocol):

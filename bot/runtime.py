@@ -10,6 +10,7 @@ from bot.config import ConfigError, LastmileConfig, Settings, example_config_pat
 from bot.engine import Clock, Engine, utc_now
 from bot.inbox import Inbox
 from bot.platform import Connection
+from bot.reports.links import ReportLinks
 from bot.wording import Wording, Wordings, load_wordings, require
 from storage.db import Database
 from storage.migrate import check_schema, upgrade
@@ -32,9 +33,13 @@ class Runtime:
     """The platforms connected in this process, by name (registered as each is mounted)."""
     inbox: Inbox = field(init=False)
     """Where adapters store what arrives, and the worker that handles it."""
+    links: ReportLinks = field(init=False)
+    """Signed, expiring links to the report pages."""
 
     def __post_init__(self) -> None:
         self.inbox = Inbox(self)
+        self.links = ReportLinks(self.db, self.settings, self.clock)
+        self.engine.links = self.links
 
     @property
     def wording(self) -> Wording:

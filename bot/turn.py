@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -11,6 +12,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.config import LastmileConfig, zone_named
 from bot.wording import Wording
 from storage.models import Person
+
+if TYPE_CHECKING:
+    from bot.reports.links import ReportLinks
 
 
 @dataclass
@@ -23,6 +27,8 @@ class Turn:
     w: Wording
     config: LastmileConfig
     roles: frozenset[tuple[str, str]]
+    links: ReportLinks | None = None
+    """Makes report links (None where no web server shows reports)."""
     forgotten: bool = False
     """Set once the person's data is erased in this turn: replies go to no stored person."""
     greeted: bool = False

@@ -1,4 +1,5 @@
-"""The `lastmile` command: serve, chat, db, config, checkin, digest, apikey, platforms' own."""
+"""The `lastmile` command: serve, chat, demo, db, config, checkin, digest, report, export,
+apikey, platforms' own."""
 
 from __future__ import annotations
 
@@ -7,13 +8,17 @@ import asyncio
 import logging
 import sys
 from collections.abc import Callable, Coroutine
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.config import ConfigError, Settings
 from bot.wording import WordingError, require
 from lastmile.platforms import PLATFORMS, facts
 from storage.migrate import SchemaOutOfDate
+
+if TYPE_CHECKING:
+    from bot.runtime import Runtime
 
 logger = logging.getLogger("lastmile")
 
@@ -29,12 +34,36 @@ def _settings(args: argparse.Namespace) -> Settings:
     return settings
 
 
+async def _demo_check(runtime: Runtime) -> str:
+    """Why `serve` must not run on this database ("" when it may): a demo database is
+    served with the example config only, so made-up answers never meet real people."""
+    from bot.config import example_config_path
+    from storage.instance import is_demo
+
+    async with runtime.db.session() as session:
+        demo = await is_demo(session)
+    if not demo:
+        return ""
+    if runtime.config_path.resolve() != example_config_path().resolve():
+        return (
+            "this database holds demo data (lastmile demo made it); serve it with the example "
+            "config only, or point DATABASE_URL at your real database"
+        )
+    logger.warning("serving a DEMO database: every answer in it is made up")
+    return ""
+
+
 async def _serve(args: argparse.Namespace, settings: Settings) -> int:
     from aiohttp import web
 
     from lastmile.server import build_app, runtime_for
 
     runtime = await runtime_for(settings)
+    refusal = await _demo_check(runtime)
+    if refusal:
+        await runtime.close()
+        print(f"lastmile: {refusal}", file=sys.stderr)
+        return 2
     app = build_app(runtime, run_jobs=True)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
@@ -48,17 +77,51 @@ async def _serve(args: argparse.Namespace, settings: Settings) -> int:
         platforms,
         "SQLite" if runtime.db.is_sqlite else "PostgreSQL",
     )
-    print(
-        f"lastmile is running on http://127.0.0.1:{settings.port}/healthz "
-        "— chat with it locally: .venv/bin/lastmile chat --as ana",
-        flush=True,
-    )
+    where = "chat with it locally: .venv/bin/lastmile chat --as ana"
+    if "web" in runtime.platforms:
+        where = f"chat with it in your browser at {settings.public_url}/, or {where}"
+    print(f"lastmile is running on http://127.0.0.1:{settings.port}/healthz — {where}", flush=True)
     try:
         await asyncio.Event().wait()
     finally:
         await runner.cleanup()
         await runtime.close()
     return 0
+
+
+async def _demo(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.config import example_config_path
+    from bot.demo import fill_demo
+    from lastmile.demo import fresh_demo_database, mark_demo
+    from lastmile.server import runtime_for
+
+    path = Path(args.database)
+    refusal = await fresh_demo_database(path)
+    if refusal:
+        print(f"lastmile demo: {refusal}", file=sys.stderr)
+        return 2
+    # The example config's people only, whatever LASTMILE_CONFIG says: demo answers are
+    # made up, and must never be put in the mouths of real people.
+    demo = settings.model_copy(
+        update={"database_url": f"sqlite:///{path}", "lastmile_config": example_config_path()}
+    )
+    await mark_demo(f"sqlite:///{path}", datetime.now(UTC))
+    runtime = await runtime_for(demo)
+    try:
+        filled = await fill_demo(runtime, args.weeks)
+    finally:
+        await runtime.close()
+    print(
+        f"{path} holds demo data: {filled.people} made-up people, {filled.checkins} check-ins, "
+        f"{filled.answers} answers, {filled.texts} written texts over {filled.weeks} weeks "
+        "and this one. Nothing in it is real."
+    )
+    if not args.serve:
+        print(
+            f"Serve it: DATABASE_URL=sqlite:///{path} lastmile serve  (or: lastmile demo --serve)"
+        )
+        return 0
+    return await _serve(args, demo)
 
 
 async def _chat(args: argparse.Namespace, settings: Settings) -> int:
@@ -154,6 +217,28 @@ async def _themes(args: argparse.Namespace, settings: Settings) -> int:
         await runtime.close()
 
 
+async def _report_link(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.reports.cli import run_report_link
+    from lastmile.server import runtime_for
+
+    runtime = await runtime_for(settings)
+    try:
+        return await run_report_link(runtime, args, sys.stdout)
+    finally:
+        await runtime.close()
+
+
+async def _export(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.reports.cli import run_export
+    from lastmile.server import runtime_for
+
+    runtime = await runtime_for(settings)
+    try:
+        return await run_export(runtime, args, sys.stdout)
+    finally:
+        await runtime.close()
+
+
 async def _apikey_new(args: argparse.Namespace, settings: Settings) -> int:
     from adapters.usage.keys import key_sha256, new_key
     from bot.runtime import load_checked
@@ -184,6 +269,17 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the bot (web server, platforms, scheduler)")
     serve.add_argument("--port", type=int, help="port to listen on (default: PORT or 3978)")
     serve.set_defaults(handler=_serve)
+
+    demo = commands.add_parser(
+        "demo", help="fill a throwaway database with weeks of made-up answers (example people)"
+    )
+    demo.add_argument(
+        "--database", default="lastmile-demo.db", help="the SQLite file (default lastmile-demo.db)"
+    )
+    demo.add_argument("--weeks", type=int, default=6, help="complete weeks of answers (default 6)")
+    demo.add_argument("--serve", action="store_true", help="then serve it (web chat at /)")
+    demo.add_argument("--port", type=int, help="with --serve: port (default: PORT or 3978)")
+    demo.set_defaults(handler=_demo)
 
     chat = commands.add_parser("chat", help="talk to the bot in this terminal as a person")
     chat.add_argument(
@@ -245,6 +341,33 @@ def build_parser() -> argparse.ArgumentParser:
     themes.add_argument("--weeks", type=int, default=4, help="weeks up to this one (default 4)")
     themes.add_argument("--format", choices=("text", "json"), default="text", help="output")
     themes.set_defaults(handler=_themes)
+
+    report = commands.add_parser("report", help="report pages").add_subparsers(
+        dest="report_command", required=True, metavar="ACTION"
+    )
+    link = report.add_parser("link", help="print a signed link to a programme's or team's report")
+    link.add_argument("--programme", required=True, help="programme id from the config file")
+    link.add_argument("--team", help="only this team (cohort id): what its lead may see")
+    link.add_argument("--days", type=int, default=7, help="how long the link works (default 7)")
+    link.set_defaults(handler=_report_link)
+
+    export = commands.add_parser(
+        "export", help="a report's figures (k applied), or every answer with --raw"
+    )
+    export.add_argument("--programme", required=True, help="programme id from the config file")
+    export.add_argument("--format", choices=("csv", "json"), default="csv", help="output")
+    export.add_argument("--team", help="the figures of this team (cohort id) only")
+    export.add_argument("--week", help="ISO week, e.g. 2026-W47 (default: the last complete one)")
+    export.add_argument(
+        "--raw", action="store_true", help="every check-in and note, people as pseudonyms"
+    )
+    export.add_argument(
+        "--with-identities",
+        action="store_true",
+        help="with --raw: add each person's platform identity and name",
+    )
+    export.add_argument("--out", help="write to this file instead of standard output")
+    export.set_defaults(handler=_export)
 
     for plugin in PLATFORMS.values():
         plugin.add_commands(commands)

@@ -3,7 +3,7 @@ under `adapters/` exporting a `plugin`, and a line here."""
 
 from __future__ import annotations
 
-from adapters import local, slack, teams
+from adapters import local, slack, teams, web
 from bot.platform import PlatformPlugin
 from bot.runtime import PlatformFacts
 
@@ -11,6 +11,7 @@ PLATFORMS: dict[str, PlatformPlugin] = {
     "slack": slack.plugin,
     "teams": teams.plugin,
     "local": local.plugin,
+    "web": web.plugin,
 }
 
 

@@ -7,6 +7,7 @@ import logging
 from aiohttp import web
 from sqlalchemy import text
 
+from adapters.reports import mount_reports
 from adapters.usage import mount_usage_api
 from bot.config import Settings
 from bot.engine import Clock, utc_now
@@ -81,8 +82,8 @@ def build_app(
             with the app (`lastmile serve` does; tests that drive them by hand do not).
 
     Returns:
-        An aiohttp application with `GET /healthz`, `POST /api/v1/usage` and the
-        platforms' routes.
+        An aiohttp application with `GET /healthz`, `POST /api/v1/usage`, the report
+        pages under `/reports/` and the platforms' routes.
     """
     app = web.Application(client_max_size=MAX_BODY)
     app[RUNTIME_KEY] = runtime
@@ -93,5 +94,6 @@ def build_app(
         app.on_startup.append(jobs.on_startup)
         app.on_cleanup.append(jobs.on_cleanup)
     mount_usage_api(app, runtime, wake=jobs.delivery.wake if jobs is not None else None)
+    mount_reports(app, runtime)
     connect(runtime, app, plugins)
     return app

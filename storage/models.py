@@ -316,6 +316,9 @@ class ThemeText(SQLModel, table=True):
     encoder: str = Field(default="", max_length=40)
     vector: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
     created_at: datetime = Field(index=True)
+    erased_at: datetime | None = None
+    """When the retention period erased the words (and this vector): the row stays so
+    the counts of past digests stay the same."""
 
 
 class Release(SQLModel, table=True):
@@ -328,3 +331,15 @@ class Release(SQLModel, table=True):
     version: str = Field(max_length=64)
     origin: str = Field(default="owner", max_length=16)  # owner | usage_api
     released_at: datetime
+
+
+class Instance(SQLModel, table=True):
+    """This lastmile database itself: the key its report links are signed with, and
+    whether `lastmile demo` made it (one row, id 1)."""
+
+    id: int = Field(default=1, primary_key=True)
+    secret: str = Field(max_length=128)
+    """Signs report links and pseudonymises exports when LASTMILE_SECRET_KEY is unset."""
+    demo: bool = False
+    """True for a database `lastmile demo` filled: it never holds real answers."""
+    created_at: datetime

@@ -197,6 +197,41 @@ async def placed_texts(
     return list((await session.exec(statement)).all())
 
 
+async def erased_texts(
+    session: AsyncSession, programme_id: str, window: Window
+) -> list[tuple[PoolText, int | None]]:
+    """Texts of the window whose words the retention period erased (no words left), each
+    with the theme it is in.
+
+    They still count in their theme and week, so past digests keep their numbers.
+    """
+    statement = (
+        select(ThemeText)
+        .where(
+            col(ThemeText.programme_id) == programme_id,
+            col(ThemeText.erased_at).is_not(None),
+            col(ThemeText.created_at) >= window.start,
+            col(ThemeText.created_at) < window.end,
+        )
+        .order_by(col(ThemeText.created_at), col(ThemeText.id))
+    )
+    return [
+        (
+            PoolText(
+                TextSource(row.source),
+                row.source_id,
+                row.person_id,
+                row.cohort_id,
+                "",
+                "",
+                _aware(row.created_at),
+            ),
+            row.theme_id,
+        )
+        for row in (await session.exec(statement)).all()
+    ]
+
+
 async def themes_of(session: AsyncSession, programme_id: str) -> list[Theme]:
     """The programme's themes, merged ones included, in creation order."""
     statement = select(Theme).where(col(Theme.programme_id) == programme_id).order_by(col(Theme.id))

@@ -2,14 +2,16 @@
 
 A scenario says what a person does (`say`, `tap`, `write`) and checks what they see
 (`messages`, `buttons`) or what is stored; `Conversation` runs it on the terminal chat,
-on Slack (signed requests to lastmile's own web app, the real slack_sdk against a fake
-Web API) and on Teams (real-shaped activities to `/api/messages`, the real botbuilder
-against a fake Bot Connector). Everything goes through the inbox and the outbox, driven
-by hand (`tests.support.settle`), so a scenario is deterministic.
+in the browser chat (JSON posts to lastmile's own web app, the page's messages), on Slack
+(signed requests to lastmile's own web app, the real slack_sdk against a fake Web API) and
+on Teams (real-shaped activities to `/api/messages`, the real botbuilder against a fake Bot
+Connector). Everything goes through the inbox and the outbox, driven by hand
+(`tests.support.settle`), so a scenario is deterministic.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import tempfile
@@ -20,14 +22,17 @@ from itertools import count
 from pathlib import Path
 from typing import Any, ClassVar
 
+from aiohttp.test_utils import TestClient, TestServer
+
 from adapters.local.chat import LocalChat
 from adapters.slack.blocks import decode_value
+from adapters.web.chat import WebSender
 from bot.checkin_runner import open_checkin
 from bot.config import Settings, example_config_path
 from bot.outgoing import queue_checkin
 from bot.runtime import Runtime
 from lastmile.platforms import PLATFORMS
-from lastmile.server import connect, runtime_for
+from lastmile.server import build_app, connect, runtime_for
 from storage.models import Person
 from storage.people import find_person
 from tests.conftest import FakeClock
@@ -565,6 +570,112 @@ class TeamsConversation(Conversation):
         return self._since(before, who)
 
 
+# -- the browser chat -----------------------------------------------------------------------
+
+
+def _web_text(message: dict[str, Any]) -> str:
+    if message.get("kind") == "report":
+        parts = [message["title"]]
+        for section in message["sections"]:
+            parts.append(section["heading"])
+            parts += [f"{label}: {value}" for label, value in section["facts"]]
+            parts += section["lines"]
+        parts.append(message.get("footer") or "")
+        shown = "\n".join(part for part in parts if part)
+    elif message.get("kind") == "file":
+        shown = f"{message['title']} ({message['filename']})"
+    else:
+        shown = str(message.get("text") or "")
+    if message.get("answered"):
+        shown += f"\n✓ {message['answered']}"
+    return shown
+
+
+class WebConversation(Conversation):
+    """Each person's browser chat: JSON posts to lastmile's own web app, the page's messages."""
+
+    platform = "local"
+    users: ClassVar[dict[str, str]] = LocalConversation.users
+
+    def __init__(self, runtime: Runtime, clock: FakeClock, client: Any) -> None:
+        super().__init__(runtime, clock)
+        self.client = client
+        sender = runtime.platforms["web"].sender
+        assert isinstance(sender, WebSender)
+        self.pages = sender.conversations
+
+    def _history(self, who: str) -> list[dict[str, Any]]:
+        return [m for m in self.pages.history(self.users[who]) if m["from"] == "bot"]
+
+    def _state(self, who: str) -> dict[int, str]:
+        return {m["id"]: json.dumps(m, sort_keys=True) for m in self._history(who)}
+
+    def _since(self, before: dict[int, str], who: str) -> list[str]:
+        return [
+            _web_text(m)
+            for m in self._history(who)
+            if before.get(m["id"]) != json.dumps(m, sort_keys=True)
+        ]
+
+    async def _post(self, path: str, who: str, **body: Any) -> list[str]:
+        before = self._state(who)
+        answer = await self.client.post(path, json={"as": self.users[who], **body})
+        assert answer.status == 202, await answer.text()
+        await settle(self.runtime)
+        return self._since(before, who)
+
+    async def say(self, text: str, who: str = "worker") -> list[str]:
+        return await self._post("/chat/say", who, text=text)
+
+    async def tap(self, label: str, who: str = "worker") -> list[str]:
+        for message in reversed(self._history(who)):
+            if message.get("answered"):
+                continue
+            for option in message.get("options") or []:
+                if option["label"] == label:
+                    return await self._post(
+                        "/chat/tap", who, token=message["token"], value=option["value"]
+                    )
+            if message.get("kind") == "words" and message.get("skip") == label:
+                return await self._post("/chat/tap", who, token=message["token"], value="skip")
+        raise AssertionError(f"no button {label!r} in {who}'s browser chat")
+
+    async def send_file(self, caption: str, who: str = "worker") -> list[str]:
+        return await self._post("/chat/say", who, text=caption, files=["photo.jpg"])
+
+    def files(self, who: str = "worker") -> list[bytes]:
+        return [
+            base64.b64decode(m["href"].split(",", 1)[1])
+            for m in self._history(who)
+            if m.get("kind") == "file"
+        ]
+
+    async def write(self, text: str, who: str = "worker") -> list[str]:
+        asking = [
+            m for m in self._history(who) if m.get("kind") == "words" and not m.get("answered")
+        ]
+        assert asking, "no question wants words right now"
+        return await self.say(text, who)
+
+    def messages(self, who: str = "worker") -> list[str]:
+        return [_web_text(message) for message in self._history(who)]
+
+    def buttons(self, who: str = "worker") -> list[str]:
+        labels: list[str] = []
+        for message in self._history(who):
+            if message.get("answered"):
+                continue
+            labels += [option["label"] for option in message.get("options") or []]
+            if message.get("kind") == "words" and message.get("skip"):
+                labels.append(message["skip"])
+        return labels
+
+    async def arrived(self, who: str = "worker") -> list[str]:
+        before = self._state(who)
+        await settle(self.runtime)
+        return self._since(before, who)
+
+
 @asynccontextmanager
 async def conversation(
     platform: str, database_url: str, clock: FakeClock
@@ -581,6 +692,19 @@ async def conversation(
         try:
             with tempfile.TemporaryDirectory() as folder:
                 yield LocalConversation(runtime, clock, Path(folder))
+        finally:
+            await runtime.close()
+    elif platform == "web":
+        settings = Settings(
+            database_url=database_url,
+            lastmile_config=example_config_path(),
+            _env_file=None,  # type: ignore[call-arg]
+        )
+        runtime = await runtime_for(settings, clock=clock)
+        app = build_app(runtime, {name: PLATFORMS[name] for name in ("local", "web")})
+        try:
+            async with TestClient(TestServer(app)) as client:
+                yield WebConversation(runtime, clock, client)
         finally:
             await runtime.close()
     elif platform == "slack":

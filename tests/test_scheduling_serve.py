@@ -39,7 +39,7 @@ async def test_the_scheduler_fires_every_job(runtime: Runtime) -> None:
         async with asyncio.timeout(10):
             await queued.wait()
             await scheduler.wait_for_runs(1)
-        jobs = ["checkins", "digests", "expiry", "inbox", "reminders", "themes"]
+        jobs = ["checkins", "digests", "expiry", "inbox", "reminders", "retention", "themes"]
         assert sorted(scheduler.job_names()) == jobs
     finally:
         await scheduler.stop()

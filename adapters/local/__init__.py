@@ -45,7 +45,7 @@ class LocalPlugin:
 
     def mount(self, app: web.Application | None, runtime: Runtime) -> Connection:
         """Always connected: the inbox worker handles what the terminal chat stores."""
-        return Connection(self, description="terminal chat (lastmile chat)")
+        return Connection(self, description="terminal chat (lastmile chat)", trial=True)
 
     def add_commands(self, commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         """`lastmile chat` is one of the root's own commands."""

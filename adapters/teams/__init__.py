@@ -120,7 +120,7 @@ class TeamsPlugin:
                     "(Agents Playground, Emulator)",
                     MESSAGES_PATH,
                 )
-        return Connection(self, sender, profiles.enrich, description)
+        return Connection(self, sender, profiles.enrich, description, trial=not app_id)
 
     def add_commands(self, commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         """`lastmile teams package`: the app package to upload to Teams."""

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +20,8 @@ from botframework.connector.auth import (
     ServiceClientCredentialsFactory,
 )
 
+from adapters.loopback import is_direct_loopback as is_direct_loopback
+from adapters.loopback import is_loopback as is_loopback
 from adapters.teams.settings import TeamsSettings
 
 logger = logging.getLogger(__name__)
@@ -108,27 +108,6 @@ def build_adapter(settings: TeamsSettings) -> CloudAdapter:
     return CloudAdapter(
         ConfigurationBotFrameworkAuthentication(configuration, credentials_factory=credentials)
     )
-
-
-PROXY_HEADERS = ("Forwarded", "X-Forwarded-For", "X-Real-IP")
-
-
-def is_direct_loopback(remote: str | None, headers: Mapping[str, str]) -> bool:
-    """True for a loopback peer that is not a reverse proxy relaying someone else."""
-    return is_loopback(remote) and not any(name in headers for name in PROXY_HEADERS)
-
-
-def is_loopback(remote: str | None) -> bool:
-    """True for 127.0.0.0/8 and ::1 (IPv4-mapped too); False for anything else or unknown."""
-    if not remote:
-        return False
-    try:
-        address = ipaddress.ip_address(remote)
-    except ValueError:
-        return False
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
-    return address.is_loopback
 
 
 class Unauthorized(Exception):

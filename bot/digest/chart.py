@@ -87,13 +87,14 @@ def _draw_marks(
         )
 
 
-def render_png(
+def rates_figure(
     points: Sequence[WeekPoint],
     title: str,
     w: Wording,
     marks: Sequence[TimelineMark] = (),
-) -> bytes:
-    """Draw the rates per week as a small PNG (weeks with fewer than k people are gaps)."""
+) -> Any:
+    """The rates per week as a matplotlib figure (weeks with fewer than k people are gaps),
+    for the chat's PNG and the report page's SVG."""
     # The object API (Figure + Agg canvas) keeps no global pyplot state and needs no display.
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -140,6 +141,17 @@ def render_png(
         )
     # Fixed margins: tight_layout would measure every label and doubles the drawing time.
     figure.subplots_adjust(left=0.08, right=0.98, top=0.9, bottom=0.2)
+    return figure
+
+
+def render_png(
+    points: Sequence[WeekPoint],
+    title: str,
+    w: Wording,
+    marks: Sequence[TimelineMark] = (),
+) -> bytes:
+    """Draw the rates per week as a small PNG (weeks with fewer than k people are gaps)."""
+    figure = rates_figure(points, title, w, marks)
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", metadata={"Software": None})
     return buffer.getvalue()

@@ -14,6 +14,7 @@ from bot.digest.render import to_json, to_markdown, to_text
 from bot.digest.report import digest_report
 from bot.digest.weeks import IsoWeek, last_complete_week
 from bot.replies import Report
+from bot.reports.links import ReportScope, with_report_link
 from bot.wording import Wording
 
 if TYPE_CHECKING:
@@ -56,7 +57,14 @@ async def run_digest(runtime: Runtime, args: argparse.Namespace, stdout: TextIO)
             session, config, Scope(args.programme, args.cohort), week, runtime.clock()
         )
     w = runtime.wordings.get(config.programme_locale(args.programme))
-    report = digest_report(digest, w)
+    async with runtime.db.session() as session:
+        report = await with_report_link(
+            digest_report(digest, w),
+            runtime.links,
+            ReportScope(args.programme, args.cohort),
+            w,
+            session,
+        )
     out = Path(args.out) if args.out else None
     rendered = RENDERERS[args.format](digest, report, w, out)
     if isinstance(rendered, bytes):

@@ -18,6 +18,7 @@ from bot.digest.themes import normalise_slug
 from bot.digest.updates import current_themes, post_update, resolve_theme
 from bot.digest.weeks import IsoWeek, last_complete_week
 from bot.replies import Reply, Text
+from bot.reports.links import ReportScope, with_report_link
 from bot.turn import Turn
 from bot.wording import require
 
@@ -83,6 +84,26 @@ def _find_programme(config: LastmileConfig, word: str) -> str | None:
     return next((pid for pid in config.programmes if pid.lower() == lowered), None)
 
 
+def scopes_for(config: LastmileConfig, access: Access, target: str) -> list[Scope] | None:
+    """What `digest` or `report` with `target` (a team, a programme, or nothing) shows.
+
+    Returns:
+        The scopes, or None when the target is not one's own: the same answer for someone
+        else's team and for no such team, so a refusal never confirms which teams exist.
+    """
+    if target:
+        cohort = _find_cohort(config, target)
+        programme = _find_programme(config, target)
+        if cohort is not None and cohort in access.cohorts:
+            return [Scope(config.cohorts[cohort].programme, cohort)]
+        if programme is not None and programme in access.programmes:
+            return [Scope(programme)]
+        return None
+    if access.programmes:
+        return [Scope(programme) for programme in access.programmes]
+    return [Scope(config.cohorts[c].programme, c) for c in access.cohorts]
+
+
 async def digest_command(turn: Turn, args: str) -> list[Reply]:
     """`digest [cohort] [week]`: a week's digest for the teams or programmes one may see."""
     access = access_of(turn)
@@ -98,22 +119,9 @@ async def digest_command(turn: Turn, args: str) -> list[Reply]:
             week = parsed
         else:
             words.append(token)
-    target = " ".join(words)
-    if target:
-        cohort = _find_cohort(turn.config, target)
-        programme = _find_programme(turn.config, target)
-        if cohort is not None and cohort in access.cohorts:
-            scopes = [Scope(turn.config.cohorts[cohort].programme, cohort)]
-        elif programme is not None and programme in access.programmes:
-            scopes = [Scope(programme)]
-        else:
-            # The same answer for someone else's team and for no such team: a
-            # refusal must not confirm which teams exist.
-            return [Text(turn.w("digest.not_your_team", teams=", ".join(access.cohorts)))]
-    elif access.programmes:
-        scopes = [Scope(programme) for programme in access.programmes]
-    else:
-        scopes = [Scope(turn.config.cohorts[c].programme, c) for c in access.cohorts]
+    scopes = scopes_for(turn.config, access, " ".join(words))
+    if scopes is None:
+        return [Text(turn.w("digest.not_your_team", teams=", ".join(access.cohorts)))]
     replies: list[Reply] = []
     for scope in scopes:
         zone = programme_zone(turn.config, scope.programme_id)
@@ -123,7 +131,14 @@ async def digest_command(turn: Turn, args: str) -> list[Reply]:
             example = f"{scope.cohort_id or scope.programme_id} {this_week.shifted(-1)}"
             return [Text(turn.w("digest.future_week", week=str(chosen), example=example))]
         digest = await build_digest(turn.session, turn.config, scope, chosen, turn.now)
-        replies.append(digest_report(digest, turn.w))
+        report = await with_report_link(
+            digest_report(digest, turn.w),
+            turn.links,
+            ReportScope(scope.programme_id, scope.cohort_id),
+            turn.w,
+            turn.session,
+        )
+        replies.append(report)
     return replies
 
 

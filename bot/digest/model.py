@@ -36,6 +36,18 @@ def rates(counts: OutcomeCounts) -> dict[str, float | None]:
     }
 
 
+def rate_parts(counts: OutcomeCounts) -> dict[str, tuple[int, int]]:
+    """Each rate's numerator and denominator (see `rates`)."""
+    used = counts.helped + counts.partly + counts.no
+    return {
+        "response": (counts.answered, counts.sent),
+        "help": (counts.helped, used),
+        "partly": (counts.partly, used),
+        "no": (counts.no, used),
+        "not_used": (counts.not_used, used + counts.not_used),
+    }
+
+
 @dataclass(frozen=True)
 class CohortRow:
     """One line of the per-team breakdown; `cohort_id` None is the "Other teams" fold."""

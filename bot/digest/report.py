@@ -13,6 +13,7 @@ from bot.digest.model import (
     Trends,
     WeekPoint,
     percent,
+    rate_parts,
     rates,
 )
 from bot.digest.scrub import scrub
@@ -178,14 +179,7 @@ def _week_facts(
     counts: OutcomeCounts, previous: OutcomeCounts | None, w: Wording
 ) -> tuple[tuple[str, str], ...]:
     now, before = rates(counts), rates(previous) if previous else {}
-    used = counts.helped + counts.partly + counts.no
-    parts = {
-        "response": (counts.answered, counts.sent),
-        "help": (counts.helped, used),
-        "partly": (counts.partly, used),
-        "no": (counts.no, used),
-        "not_used": (counts.not_used, used + counts.not_used),
-    }
+    parts = rate_parts(counts)
     facts = []
     for name in RATE_NAMES:
         part, whole = parts[name]

@@ -10,6 +10,7 @@ from bot.digest.build import Scope, build_digest, programme_zone
 from bot.digest.report import digest_report
 from bot.digest.weeks import last_complete_week
 from bot.outgoing import payload_of
+from bot.reports.links import ReportScope, with_report_link
 from storage.outbox import enqueue, is_queued
 
 if TYPE_CHECKING:
@@ -52,7 +53,9 @@ async def queue_weekly_digest(runtime: Runtime, programme_id: str, now: datetime
         digest = await build_digest(session, runtime.config, Scope(programme_id), week, now)
         # The programme's channel reads it in the programme's language.
         w = runtime.wordings.get(runtime.config.programme_locale(programme_id))
-        report = digest_report(digest, w)
+        report = await with_report_link(
+            digest_report(digest, w), runtime.links, ReportScope(programme_id), w, session
+        )
         queued = await enqueue(
             session,
             dedupe_key=key,

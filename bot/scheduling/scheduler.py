@@ -13,6 +13,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.inbox import purge_handled_events
+from bot.retention import daily_retention
 from bot.runtime import Runtime
 from bot.scheduling.checkins import expire_checkins, queue_due_checkins, send_reminders
 from bot.scheduling.digests import queue_due_digests
@@ -31,11 +32,13 @@ CHECKIN_TICKS: dict[str, Tick] = {
 
 
 def ticks() -> dict[str, Tick]:
-    """Every minute job: check-ins, reminders, expiry, inbox upkeep, weekly digests, new texts."""
+    """Every minute job: check-ins, reminders, expiry, inbox upkeep, weekly digests, new texts,
+    and the retention period (which does its work once a day)."""
     return {
         **CHECKIN_TICKS,
         "digests": partial(queue_due_digests, done=set()),
         "themes": place_new_texts,
+        "retention": daily_retention(),
     }
 
 

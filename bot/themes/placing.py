@@ -33,6 +33,7 @@ from storage.reports import Window
 from storage.themes import (
     PoolText,
     add_placed_texts,
+    erased_texts,
     lock_theme_building,
     placed_texts,
     pool_texts,
@@ -274,11 +275,14 @@ async def update_themes(
         for theme in themes
         if theme.id is not None and theme.merged_into is None
     }
-    return Placement(
-        programme_id,
-        infos,
-        tuple(PlacedText(text, theme) for text, theme in zip(texts, final, strict=True)),
-    )
+    placed = [PlacedText(text, theme) for text, theme in zip(texts, final, strict=True)]
+    # Texts whose words the retention period erased keep their theme, so past weeks
+    # keep their counts; they are no longer grouped, labelled or quoted.
+    placed += [
+        PlacedText(text, theme if theme in infos else None)
+        for text, theme in await erased_texts(session, programme_id, span)
+    ]
+    return Placement(programme_id, infos, tuple(placed))
 
 
 async def _create_themes(
