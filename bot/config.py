@@ -228,6 +228,10 @@ class GeneralSettings(_Strict):
     reminder_after_minutes: float = Field(default=90, gt=0)
     trigger_delay_minutes: float = Field(default=10, ge=0)
     admins: tuple[Identity, ...] = ()
+    slack_workspaces: tuple[str, ...] = ()
+    """Slack workspace (T…) or Enterprise Grid org (E…) ids served besides the bot token's."""
+    teams_tenants: tuple[str, ...] = ()
+    """Microsoft 365 tenant ids served besides MICROSOFT_APP_TENANT_ID."""
 
 
 class SeedTheme(_Strict):

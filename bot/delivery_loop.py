@@ -24,6 +24,7 @@ from bot.passes import Passes
 from bot.ratelimit import RateLimiter
 from bot.replies import reply_from_dict
 from bot.runtime import Runtime
+from bot.safe_logs import failure
 from bot.scheduling.plan import quiet_ends
 from bot.scheduling.policy import participation_reason
 from bot.turn import person_timezone
@@ -181,11 +182,13 @@ class DeliveryLoop(Passes):
                 assert job.row.id is not None
                 try:
                     retry_at = await self._deliver(job)
-                except Exception:
+                except Exception as error:
                     # A bug or a database hiccup on one message must not stop the rest;
                     # its lease runs out and it is tried again.
-                    logger.exception(
-                        "outbox message could not be handled", extra={"message_id": job.row.id}
+                    logger.error(
+                        "outbox message could not be handled: %s",
+                        failure(error),
+                        extra={"message_id": job.row.id},
                     )
                     retry_at = None
                 finally:
@@ -307,7 +310,11 @@ class DeliveryLoop(Passes):
             logger.warning("outbox message undeliverable: %s", error, extra={"message_id": row.id})
             return None
         except Exception as error:
-            logger.exception("sender failed; message will be retried", extra={"message_id": row.id})
+            logger.error(
+                "sender failed; message will be retried: %s",
+                failure(error),
+                extra={"message_id": row.id},
+            )
             return await self._retry(row, RetryLater(f"sender error: {type(error).__name__}"))
         # The duplicate window: keep this transaction first and short.
         now = clock()

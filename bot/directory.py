@@ -98,11 +98,14 @@ class Directory:
             ("email", actor.email),
             ("timezone", actor.timezone),
             ("locale", actor.locale),
-            ("workspace_id", actor.workspace_id),
         ):
             if value and getattr(person, field) != value:
                 setattr(person, field, value)
                 changed = True
+        # The first workspace (or tenant) seen stays: no later request moves a person.
+        if actor.workspace_id and not person.workspace_id:
+            person.workspace_id = actor.workspace_id
+            changed = True
         cohort = self.cohort_for(actor.identity, person.email)
         if person.cohort_id != cohort:
             person.cohort_id = cohort

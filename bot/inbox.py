@@ -26,6 +26,7 @@ from bot.leases import LEASE, LeaseKeeper
 from bot.outgoing import payload_of
 from bot.passes import Passes
 from bot.platform import Connection, Inbound
+from bot.safe_logs import failure
 from storage.db import Database
 from storage.inbox import (
     NewEvent,
@@ -314,8 +315,7 @@ class InboxWorker(Passes):
             row.platform,
             attempts,
             ", given up" if give_up else "",
-            type(error).__name__,
-            exc_info=error,
+            failure(error),
             extra={"inbox_id": row.id},
         )
         now = self.runtime.clock()
@@ -326,7 +326,7 @@ class InboxWorker(Passes):
                     session,
                     row.id,
                     self.owner,
-                    str(error),
+                    failure(error),
                     give_up=give_up,
                     now=now,
                     retry_at=retry_at,

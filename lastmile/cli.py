@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bot.config import ConfigError, Settings
+from bot.safe_logs import quiet_payload_loggers
 from bot.wording import WordingError, require
 from lastmile.platforms import PLATFORMS, facts
 from storage.migrate import SchemaOutOfDate
@@ -56,6 +57,7 @@ async def _demo_check(runtime: Runtime) -> str:
 async def _serve(args: argparse.Namespace, settings: Settings) -> int:
     from aiohttp import web
 
+    from lastmile.edge import SERVER_OPTIONS
     from lastmile.server import build_app, runtime_for
 
     runtime = await runtime_for(settings)
@@ -65,7 +67,7 @@ async def _serve(args: argparse.Namespace, settings: Settings) -> int:
         print(f"lastmile: {refusal}", file=sys.stderr)
         return 2
     app = build_app(runtime, run_jobs=True)
-    runner = web.AppRunner(app, access_log=None)
+    runner = web.AppRunner(app, access_log=None, **SERVER_OPTIONS)
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port)
     await site.start()
@@ -388,6 +390,7 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    quiet_payload_loggers()
     handler: Handler = args.handler
     # Every platform's wording keys join the start-up check of the prompts file.
     require(*facts().wording_keys)

@@ -9,11 +9,15 @@ from sqlalchemy import text
 
 from adapters.reports import mount_reports
 from adapters.usage import mount_usage_api
+from adapters.usage.api import MAX_BODY as USAGE_MAX_BODY
+from adapters.usage.api import PATH as USAGE_PATH
 from bot.config import Settings
 from bot.engine import Clock, utc_now
 from bot.platform import PlatformPlugin
 from bot.runtime import Runtime, build_runtime
+from bot.safe_logs import quiet_payload_loggers
 from bot.scheduling.service import BackgroundJobs
+from lastmile.edge import edge_middleware
 from lastmile.platforms import PLATFORMS, facts
 
 logger = logging.getLogger(__name__)
@@ -32,6 +36,7 @@ async def runtime_for(
     prepare_schema: bool = True,
 ) -> Runtime:
     """A runtime checked against the registered platforms (names in the config, wording)."""
+    quiet_payload_loggers()
     return await build_runtime(
         settings, clock=clock, prepare_schema=prepare_schema, platforms=facts(plugins)
     )
@@ -85,7 +90,8 @@ def build_app(
         An aiohttp application with `GET /healthz`, `POST /api/v1/usage`, the report
         pages under `/reports/` and the platforms' routes.
     """
-    app = web.Application(client_max_size=MAX_BODY)
+    limits = {USAGE_PATH: USAGE_MAX_BODY}
+    app = web.Application(client_max_size=MAX_BODY, middlewares=[edge_middleware(limits, MAX_BODY)])
     app[RUNTIME_KEY] = runtime
     app.router.add_get("/healthz", healthz)
     jobs = BackgroundJobs(runtime) if run_jobs else None

@@ -11,12 +11,24 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_SQLITE_PATH = "lastmile.db"
+
+
+DATABASE_UNAVAILABLE: tuple[type[BaseException], ...] = (
+    OperationalError,
+    InterfaceError,
+    PoolTimeout,
+    OSError,
+    TimeoutError,
+)
+"""What a statement raises while the database is down, unreachable or too busy to answer."""
 
 
 def normalise_url(url: str | None) -> str:
@@ -97,7 +109,10 @@ class Database:
                 Path(database).parent.mkdir(parents=True, exist_ok=True)
         else:
             kwargs.update(pool_size=10, max_overflow=10, pool_pre_ping=True)
-        # Parameters carry what people wrote: errors and logs never show them.
+        # Parameters carry what people wrote: errors and logs never show them (aiosqlite
+        # logs each statement's parameters at DEBUG, so it logs from INFO up).
+        if logging.getLogger("aiosqlite").level < logging.INFO:
+            logging.getLogger("aiosqlite").setLevel(logging.INFO)
         self.engine: AsyncEngine = create_async_engine(self.url, hide_parameters=True, **kwargs)
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)

@@ -343,3 +343,16 @@ class Instance(SQLModel, table=True):
     demo: bool = False
     """True for a database `lastmile demo` filled: it never holds real answers."""
     created_at: datetime
+
+
+class UsageKey(SQLModel, table=True):
+    """An Idempotency-Key a programme's tool sent to the usage API, and the report it stood for."""
+
+    __table_args__ = (UniqueConstraint("programme_id", "key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    programme_id: str = Field(max_length=64)
+    key: str = Field(max_length=128)
+    fingerprint: str = Field(max_length=64)
+    """SHA-256 of the report as read (so the same report re-sent with other spacing matches)."""
+    created_at: datetime = Field(index=True)

@@ -204,23 +204,10 @@ def _checkin_scope(programme_id: str, cohorts: Sequence[str] | None) -> list[Any
     return [col(CheckIn.programme_id) == programme_id, _in_cohorts(CheckIn.cohort_id, cohorts)]
 
 
-async def category_counts(
-    session: AsyncSession, programme_id: str, window: Window, cohorts: Sequence[str] | None = None
-) -> list[CategoryCount]:
-    """Workaround kinds, override reasons and not-used reasons, with distinct contributors.
-
-    Free-text-only answers ("other" with nothing chosen) are left to the theme
-    grouping, which reads their words.
-    """
-    scope = _checkin_scope(programme_id, cohorts)
-    sources: list[tuple[str, Any, Any, Any, list[Any]]] = [
-        (
-            "workaround",
-            Workaround,
-            col(Workaround.kind),
-            col(Workaround.created_at),
-            [],
-        ),
+def _category_sources() -> list[tuple[str, Any, Any, Any, list[Any]]]:
+    """Each family of fixed answers: its table, category column, time column and filters."""
+    return [
+        ("workaround", Workaround, col(Workaround.kind), col(Workaround.created_at), []),
         (
             "override",
             Override,
@@ -236,8 +223,19 @@ async def category_counts(
             [col(Answer.outcome) == "not_used", col(Answer.not_used_reason) != ""],
         ),
     ]
+
+
+async def category_counts(
+    session: AsyncSession, programme_id: str, window: Window, cohorts: Sequence[str] | None = None
+) -> list[CategoryCount]:
+    """Workaround kinds, override reasons and not-used reasons, with distinct contributors.
+
+    Free-text-only answers ("other" with nothing chosen) are left to the theme
+    grouping, which reads their words.
+    """
+    scope = _checkin_scope(programme_id, cohorts)
     counts: list[CategoryCount] = []
-    for family, model, category, created, extra in sources:
+    for family, model, category, created, extra in _category_sources():
         statement = (
             select_columns(category, func.count(), func.count(distinct(model.person_id)))
             .select_from(model)
@@ -248,6 +246,39 @@ async def category_counts(
         for name, mentions, people in await _rows(session, statement):
             counts.append(CategoryCount(family, str(name), int(mentions), int(people)))
     return counts
+
+
+@dataclass(frozen=True)
+class CategoryPerson:
+    """Someone who gave a fixed answer in a window, with the team of the check-in."""
+
+    family: str
+    category: str
+    cohort_id: str
+    person_id: int
+
+
+async def category_people(
+    session: AsyncSession, programme_id: str, window: Window
+) -> list[CategoryPerson]:
+    """Who gave each fixed answer in the window, by team: for splitting its count by group."""
+    found: list[CategoryPerson] = []
+    for family, model, category, created, extra in _category_sources():
+        statement = (
+            select_columns(category, col(CheckIn.cohort_id), model.person_id)
+            .distinct()
+            .select_from(model)
+            .join(CheckIn, col(CheckIn.id) == model.checkin_id)
+            .where(
+                col(CheckIn.programme_id) == programme_id,
+                created >= window.start,
+                created < window.end,
+                *extra,
+            )
+        )
+        for name, cohort, person in await _rows(session, statement):
+            found.append(CategoryPerson(family, str(name), str(cohort or ""), int(person)))
+    return found
 
 
 async def category_contributors(
@@ -386,6 +417,20 @@ async def day30_counts(
         dont_use=counts.get("dont_use", 0),
         people=int(total),
     )
+
+
+async def day30_people(
+    session: AsyncSession, programme_id: str, until: datetime
+) -> list[tuple[str, int]]:
+    """(team, person) of everyone who gave a day-30 answer before `until`."""
+    statement = (
+        select_columns(col(CheckIn.cohort_id), col(Day30Response.person_id))
+        .distinct()
+        .select_from(Day30Response)
+        .join(CheckIn, col(CheckIn.id) == col(Day30Response.checkin_id))
+        .where(col(Day30Response.created_at) < until, col(CheckIn.programme_id) == programme_id)
+    )
+    return [(str(cohort or ""), int(person)) for cohort, person in await _rows(session, statement)]
 
 
 async def add_theme_update(

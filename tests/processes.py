@@ -135,6 +135,8 @@ class OwnPostgres:
 
     def start(self) -> None:
         options = f"-p {self.port} -k {self.directory} -c listen_addresses=127.0.0.1 -c fsync=off"
+        # The server's output goes to a file: left on pg_ctl's stdout, it would keep the
+        # captured pipe open and `start` would wait for it until its timeout.
         self._ctl("-o", options, "-l", str(self.directory / "server.log"), "-w", "start")
 
     def stop(self) -> None:

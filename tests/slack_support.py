@@ -394,14 +394,15 @@ def setup_users(fake: FakeSlackApi) -> None:
 
 @asynccontextmanager
 async def running(
-    database_url: str, clock: FakeClock, transport: str = "http"
+    database_url: str, clock: FakeClock, transport: str = "http", config: Path = CONFIG
 ) -> AsyncIterator[Harness]:
     """lastmile's web app with Slack over HTTP or Socket Mode, against a fresh fake Slack."""
     async with FakeSlackApi() as fake:
         setup_users(fake)
         socket = transport == "socket"
         plugins = slack_only(slack_settings(fake, http=not socket, socket=socket))
-        runtime = await runtime_for(lastmile_settings(database_url), clock=clock, plugins=plugins)
+        settings = lastmile_settings(database_url, config)
+        runtime = await runtime_for(settings, clock=clock, plugins=plugins)
         try:
             app = build_app(runtime, plugins)
             async with TestClient(TestServer(app)) as client:

@@ -24,6 +24,7 @@ from lastmile.server import build_app, runtime_for
 from storage.models import CheckIn
 from tests.fakes.teams_activities import (
     FIXTURES_DIR,
+    TENANT_ID,
     PostResult,
     load_activity,
     post_activity,
@@ -53,9 +54,13 @@ def teams_settings(database_url: str) -> Settings:
     )
 
 
-def app_registration(app_id: str | None = None, password: str | None = None) -> TeamsSettings:
-    """The bot's Entra registration: none (loopback only) unless an app id is given."""
-    return TeamsSettings(id=app_id, password=password, _env_file=None)  # type: ignore[call-arg]
+def app_registration(
+    app_id: str | None = None, password: str | None = None, tenant_id: str | None = None
+) -> TeamsSettings:
+    """The bot's Entra registration: none (loopback only) unless an app id is given; with
+    one, the fixtures' tenant is the organisation's own unless another is given."""
+    tenant = tenant_id or (TENANT_ID if app_id else None)
+    return TeamsSettings(id=app_id, password=password, tenant_id=tenant, _env_file=None)  # type: ignore[call-arg]
 
 
 @dataclass

@@ -201,7 +201,8 @@ def from_address(remote: str) -> Callable[[web.Application], None]:
         return await handler(request.clone(remote=remote))
 
     def install(app: web.Application) -> None:
-        app.middlewares.append(rewrite)
+        # First: a request can be cloned only before anything (the edge) reads its body.
+        app.middlewares.insert(0, rewrite)
 
     return install
 

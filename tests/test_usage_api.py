@@ -1,8 +1,10 @@
 """`POST /api/v1/usage` on SQLite and PostgreSQL: 202 and one check-in after the delay; repeated
-idempotency key, bad key and bad body (issue 5, acceptance 3)."""
+idempotency key, bad key and bad body (issue 5, acceptance 3); a reused key with another
+report, JSON only, and 503 with Retry-After while the database is down (issue 12)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,9 +18,11 @@ from sqlmodel import col
 from bot.replies import Choices
 from bot.runtime import Runtime
 from lastmile.server import build_app
-from storage.models import CheckIn, OutboxMessage, Person
+from storage.migrate import upgrade_sync
+from storage.models import CheckIn, OutboxMessage, Person, UsageKey
 from tests.conftest import FakeClock
 from tests.helpers import rows
+from tests.processes import own_postgres
 from tests.scheduling_support import API_KEY, RecordingSender, loop_for, start_runtime, write_config
 
 NOW = datetime(2026, 11, 17, 14, 0, tzinfo=UTC)  # Tuesday 14:00 in London
@@ -143,7 +147,8 @@ async def test_bad_body_is_422_naming_the_field(
 
 
 async def test_malformed_json_is_400(client: TestClient[Any, Any]) -> None:
-    response = await client.post("/api/v1/usage", data=b"{not json", headers=AUTH)
+    headers = {**AUTH, "Content-Type": "application/json"}
+    response = await client.post("/api/v1/usage", data=b"{not json", headers=headers)
     assert response.status == 400
     assert await response.json() == {"error": "body is not valid JSON"}
 
@@ -191,3 +196,91 @@ async def test_quiet_hours_pause_and_cap_skip_with_the_reason(
     stale = report(used_at="2026-11-16T09:00:00+00:00")
     assert await post(client, stale) == (202, {"checkin": "skipped", "reason": "too_old"})
     assert len(await rows(runtime, CheckIn)) == 2
+
+
+# -- issue 12: reused keys, JSON only, the database down ----------------------------------
+
+KEYED = {**AUTH, "Idempotency-Key": "telemetry-4711"}
+
+
+async def _post(
+    client: TestClient[Any, Any], body: bytes, headers: dict[str, str]
+) -> tuple[int, dict[str, Any]]:
+    answer = await client.post("/api/v1/usage", data=body, headers=headers)
+    return answer.status, await answer.json()
+
+
+def _json(value: Any, **options: Any) -> bytes:
+    return json.dumps(value, **options).encode()
+
+
+@pytest.mark.sql
+async def test_a_reused_key_with_another_report_is_422_and_the_first_stands(
+    client: TestClient[Any, Any], runtime: Runtime, clock: FakeClock
+) -> None:
+    headers = {**KEYED, "Content-Type": "application/json"}
+    first = await _post(client, _json(report()), headers)
+    # The same report with other spacing and key order is the same report: a retry.
+    retried = await _post(client, _json(dict(reversed(report().items())), indent=2), headers)
+    other = await _post(client, _json(report(context="suggested route 99")), headers)
+    assert (
+        first == retried == (202, {"checkin": "queued", "send_after": "2026-11-17T14:08:00+00:00"})
+    )
+    assert other == (
+        422,
+        {
+            "error": "this Idempotency-Key was used for a different report in the last 24 "
+            "hours: send a new key for a new report",
+            "field": "Idempotency-Key",
+        },
+    )
+    (checkin,) = await rows(runtime, CheckIn)
+    assert checkin.context == "suggested route 12"
+    # A day later the key may stand for a new report.
+    clock.now = NOW + timedelta(hours=25)
+    later = report(used_at=(clock.now - timedelta(minutes=1)).isoformat(), context="route 99")
+    assert (await _post(client, _json(later), headers))[0] == 202
+    assert [key.key for key in await rows(runtime, UsageKey)] == ["telemetry-4711"]
+
+
+@pytest.mark.sql
+async def test_only_json_is_read(client: TestClient[Any, Any], runtime: Runtime) -> None:
+    body = _json(report())
+    for content_type in ("text/plain", "application/x-www-form-urlencoded", ""):
+        headers = {**AUTH, "Content-Type": content_type} if content_type else AUTH
+        status, answer = await _post(client, body, headers)
+        assert (status, answer) == (415, {"error": "send the report as application/json"})
+    assert await rows(runtime, CheckIn) == []
+    json_with_charset = {**AUTH, "Content-Type": "application/json; charset=utf-8"}
+    assert (await _post(client, body, json_with_charset))[0] == 202
+
+
+async def test_while_the_database_is_down_the_answer_is_503_with_retry_after(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    clock.now = NOW
+    with own_postgres() as cluster:
+        upgrade_sync(cluster.url)
+        runtime = await start_runtime(cluster.url, write_config(tmp_path), clock)
+        try:
+            async with TestClient(TestServer(build_app(runtime, {}))) as client:
+                headers = {
+                    "Authorization": f"Bearer {API_KEY}",
+                    "Content-Type": "application/json",
+                }
+                first = report(person={"platform": "slack", "id": "ULON"})
+                assert (await _post(client, _json(first), headers))[0] == 202
+                cluster.stop()
+                down = await client.post(
+                    "/api/v1/usage", data=_json(report(context="during")), headers=headers
+                )
+                refusal = await down.json()
+                health = await client.get("/healthz")
+                cluster.start()
+                back = await _post(client, _json(report(context="after")), headers)
+        finally:
+            await runtime.close()
+    assert down.status == 503 and down.headers["Retry-After"] == "10"
+    assert refusal == {"error": "lastmile cannot store reports right now; try again"}
+    assert health.status == 503
+    assert back[0] == 202

@@ -84,6 +84,7 @@ class SlackPlugin:
         ways = [name for name, on in (("HTTP " + EVENTS_PATH, settings.http),) if on]
         if app is not None:
             app[SLACK_ADAPTER_KEY] = adapter
+            app.on_startup.append(adapter.learn_workspace)
             if settings.http:
                 app.router.add_post(EVENTS_PATH, adapter.events_endpoint)
             if settings.socket_mode:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import logging
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from contextlib import suppress
 from dataclasses import replace
 from typing import Any
 
@@ -25,10 +27,12 @@ from adapters.slack.delivery import SlackPoster, SlackSender, retry_handlers
 from adapters.slack.inbound import PLATFORM, translate
 from adapters.slack.people import SlackProfiles
 from adapters.slack.settings import SlackSettings
+from adapters.slack.workspaces import WorkspaceGate
 from bot.events import Actor, MessageReceived
 from bot.inbox import InboxUnavailable
 from bot.platform import Inbound
 from bot.runtime import Runtime
+from bot.safe_logs import failure
 from bot.sent import SentCopies
 from storage.checkins import get_checkin
 from storage.inbox import NewEvent
@@ -49,6 +53,14 @@ LISTENS: list[Register] = [
     lambda app: app.view(FORM_CALLBACK),
     lambda app: app.command(COMMAND),
 ]
+
+
+def _bolt_logger() -> logging.Logger:
+    """The logger slack-bolt builds its own from: WARNING and up only, whatever the root's
+    level, because at INFO it logs the whole body of a request with a bad signature."""
+    bolt = logging.getLogger("slack_bolt")
+    bolt.setLevel(max(bolt.level, logging.WARNING))
+    return bolt
 
 
 class MalformedPayload(Exception):
@@ -73,13 +85,18 @@ class SlackAdapter:
             client=self.client,
             signing_secret=settings.signing_secret or "",
             process_before_response=True,
+            logger=_bolt_logger(),
         )
         self.bolt.error(self._refused)
+        # After Bolt's own middleware (signature checked), before any listener stores.
+        self.gate = WorkspaceGate(self.client, runtime.config.settings.slack_workspaces)
+        self.bolt.use(self._only_our_workspaces)
         self.profiles = SlackProfiles(self.client, found=self._keep_profile)
         copies = SentCopies(runtime.db, runtime.clock, PLATFORM)
         self.poster = SlackPoster(self.client, runtime.wording, copies, runtime.wordings)
         self.sender = SlackSender(self.poster, checkin_ref=self._checkin_ref)
         self.socket_mode: AsyncSocketModeHandler | None = None
+        self._learning: asyncio.Task[bool] | None = None
         for register in LISTENS:
             register(self.bolt)(self._store)
 
@@ -95,13 +112,33 @@ class SlackAdapter:
             await self.runtime.inbox.store(event)
         await ack()
 
+    async def _only_our_workspaces(
+        self, body: dict[str, Any], next: Callable[[], Awaitable[BoltResponse]]
+    ) -> BoltResponse:
+        # Refused before the inbox: nothing is stored, acknowledged or sent to a
+        # response_url, and the person's stored workspace is never touched.
+        served = await self.gate.check(body)
+        if served is None:
+            return BoltResponse(status=503, body="lastmile cannot check the workspace now")
+        if not served:
+            return BoltResponse(status=403, body="this workspace is not served by lastmile")
+        return await next()
+
+    async def learn_workspace(self, _app: web.Application) -> None:
+        """Ask Slack which workspace the bot token is for (aiohttp start-up hook).
+
+        In the background: an unreachable Slack must not hold up start-up; a request
+        that arrives first waits for the same answer.
+        """
+        self._learning = asyncio.create_task(self.gate.learn())
+
     async def _refused(self, error: Exception) -> BoltResponse:
         if isinstance(error, InboxUnavailable):
             return BoltResponse(status=503, body="lastmile cannot store this now; try again")
         if isinstance(error, MalformedPayload):
             logger.warning("Slack: refused a payload lastmile cannot read (%s)", error)
             return BoltResponse(status=400, body="lastmile cannot read this payload")
-        logger.error("Slack: payload not stored: %s", type(error).__name__, exc_info=error)
+        logger.error("Slack: payload not stored: %s", failure(error))
         return BoltResponse(status=500, body="lastmile failed on this payload")
 
     async def enrich(self, inbound: Inbound) -> Inbound:
@@ -175,6 +212,10 @@ class SlackAdapter:
     async def close(self, _app: web.Application | None = None) -> None:
         """Disconnect Socket Mode and stop background profile lookups."""
         await self.profiles.close()
+        if self._learning is not None:
+            self._learning.cancel()
+            with suppress(asyncio.CancelledError):
+                await self._learning
         if self.socket_mode is not None:
             await self.socket_mode.close_async()  # type: ignore[no-untyped-call]
             self.socket_mode = None

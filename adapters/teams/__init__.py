@@ -33,6 +33,28 @@ from bot.sent import SentCopies
 logger = logging.getLogger(__name__)
 
 
+def served_tenants(
+    settings: TeamsSettings, configured: Sequence[str], app_id: str
+) -> frozenset[str] | None:
+    """MICROSOFT_APP_TENANT_ID and `[settings] teams_tenants`; None: any (loopback only).
+
+    Raises:
+        ConfigError: a bot with an app id, so reachable from the internet, names no tenant.
+    """
+    tenants = frozenset(
+        tenant.strip() for tenant in (settings.tenant_id or "", *configured) if tenant.strip()
+    )
+    if tenants:
+        return tenants
+    if app_id:
+        raise ConfigError(
+            "Teams: MICROSOFT_APP_ID is set but no tenant is: set MICROSOFT_APP_TENANT_ID "
+            "or list your tenants in [settings] teams_tenants (lastmile serves only its "
+            "organisation's own tenants)"
+        )
+    return None
+
+
 class TeamsPlugin:
     """Microsoft Teams as a lastmile platform."""
 
@@ -107,7 +129,8 @@ class TeamsPlugin:
         directory = runtime.engine.directory
         profiles = TeamsProfiles(adapter, app_id, lambda identity: directory.knows(identity))
         if app is not None:
-            endpoint = MessagesEndpoint(runtime, adapter, loopback_only=not app_id)
+            tenants = served_tenants(settings, runtime.config.settings.teams_tenants, app_id)
+            endpoint = MessagesEndpoint(runtime, adapter, loopback_only=not app_id, tenants=tenants)
             app.router.add_post(MESSAGES_PATH, endpoint.handle)
         if app_id:
             description = f"{MESSAGES_PATH}, Bot Framework tokens checked for app {app_id}"

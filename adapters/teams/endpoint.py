@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from typing import Any
 
 from aiohttp import web
 from botbuilder.integration.aiohttp import CloudAdapter
@@ -11,7 +12,7 @@ from botbuilder.schema import Activity
 
 from adapters.teams.auth import AuthUnavailable, Unauthorized, authenticate, is_direct_loopback
 from adapters.teams.cards import invoke_message_response
-from adapters.teams.inbound import PLATFORM, translate
+from adapters.teams.inbound import PLATFORM, tenants_named, translate
 from bot.inbox import InboxUnavailable, Stored
 from bot.runtime import Runtime
 from storage.inbox import NewEvent
@@ -26,10 +27,19 @@ INVOKE_TIMEOUT_SECONDS = 10.0
 class MessagesEndpoint:
     """Every activity is stored before Teams hears back; an invoke also waits for its card."""
 
-    def __init__(self, runtime: Runtime, adapter: CloudAdapter, *, loopback_only: bool) -> None:
+    def __init__(
+        self,
+        runtime: Runtime,
+        adapter: CloudAdapter,
+        *,
+        loopback_only: bool,
+        tenants: frozenset[str] | None,
+    ) -> None:
         self.runtime = runtime
         self.adapter = adapter
         self.loopback_only = loopback_only
+        self.tenants = tenants
+        """The Microsoft 365 tenants served (None: any, for a loopback-only local bot)."""
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         """Answer 401/403/400 before anything is stored; 503 when it cannot be stored."""
@@ -59,6 +69,10 @@ class MessagesEndpoint:
             return _error(401, "unauthorized")
         except AuthUnavailable:
             return _error(503, "cannot check the token right now")
+        if not self._served(body):
+            # A valid token says the activity came through the Bot Framework, not that it
+            # came from this organisation: other tenants can install a multi-tenant bot.
+            return _error(403, "this tenant is not served by lastmile")
         try:
             inbound = translate(body)
         except (AttributeError, KeyError, TypeError, ValueError):
@@ -75,6 +89,18 @@ class MessagesEndpoint:
         if not inbound.answer_now:
             return web.Response(status=200)
         return await self._answer(request, stored, event)
+
+    def _served(self, body: dict[str, Any]) -> bool:
+        if self.tenants is None:
+            return True
+        named = tenants_named(body)
+        if named and named <= self.tenants:
+            return True
+        logger.warning(
+            "Teams: refused an activity from tenant %s: not one lastmile serves",
+            ", ".join(sorted(named)) or "(none)",
+        )
+        return False
 
     async def _answer(
         self, request: web.Request, stored: Stored, event: NewEvent

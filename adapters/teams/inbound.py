@@ -68,6 +68,18 @@ def tenant_of(activity: Activity) -> str:
     return str(conversation.get("tenantId") or tenant.get("id") or "")
 
 
+def tenants_named(activity: Activity) -> frozenset[str]:
+    """Every tenant id the activity names (the conversation's and the channel data's)."""
+    conversation = activity.get("conversation")
+    channel_data = activity.get("channelData")
+    tenant = channel_data.get("tenant") if isinstance(channel_data, Mapping) else None
+    found = {
+        conversation.get("tenantId") if isinstance(conversation, Mapping) else None,
+        tenant.get("id") if isinstance(tenant, Mapping) else None,
+    }
+    return frozenset(str(value) for value in found if isinstance(value, str) and value)
+
+
 def timezone_of(activity: Activity) -> str:
     """The person's IANA time zone from the activity or its clientInfo entity, if valid."""
     candidates = [activity.get("localTimezone")]

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
 import re
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from aiohttp import web
@@ -17,7 +18,9 @@ from adapters.usage.body import UsageReport
 from adapters.usage.keys import programme_for_key
 from bot.runtime import Runtime
 from bot.scheduling.triggered import TriggerOutcome, find_participant, trigger_checkin
+from storage.db import DATABASE_UNAVAILABLE
 from storage.themes import add_release
+from storage.usage import claim_usage_key
 
 logger = logging.getLogger(__name__)
 
@@ -27,13 +30,22 @@ MAX_BODY = 16 * 1024
 PLAIN_KEY = re.compile(r"^[A-Za-z0-9._:\-]{1,100}$")
 # A report a little ahead of our clock is the tool's clock drifting, not a mistake.
 CLOCK_SKEW = timedelta(minutes=5)
+DATABASE_SECONDS = 10.0
+"""How long a report may wait for the database before the tool is told to try again."""
+RETRY_AFTER_SECONDS = 10
 
 
-def _error(status: int, message: str, field: str | None = None) -> web.Response:
+def _error(
+    status: int, message: str, field: str | None = None, *, retry: bool = False
+) -> web.Response:
     body: dict[str, Any] = {"error": message}
     if field is not None:
         body["field"] = field
-    headers = {"WWW-Authenticate": 'Bearer realm="lastmile"'} if status == 401 else None
+    headers: dict[str, str] = {}
+    if status == 401:
+        headers["WWW-Authenticate"] = 'Bearer realm="lastmile"'
+    if retry:
+        headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return web.json_response(body, status=status, headers=headers)
 
 
@@ -48,6 +60,11 @@ def _field(location: tuple[int | str, ...]) -> str:
     return ".".join(str(part) for part in location) or "body"
 
 
+def _fingerprint(report: UsageReport) -> str:
+    canonical = json.dumps(report.model_dump(mode="json"), sort_keys=True)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
 def _idempotency_slot(request: web.Request, report: UsageReport) -> str:
     key = request.headers.get("Idempotency-Key", "").strip()
     if key and PLAIN_KEY.match(key):
@@ -55,8 +72,7 @@ def _idempotency_slot(request: web.Request, report: UsageReport) -> str:
     if key:
         return "key-" + hashlib.sha256(key.encode("utf-8")).hexdigest()[:40]
     # No key: the same report sent twice is the same use of the tool.
-    canonical = json.dumps(report.model_dump(mode="json"), sort_keys=True)
-    return "body-" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:40]
+    return "body-" + _fingerprint(report)[:40]
 
 
 def _accepted(outcome: TriggerOutcome) -> web.Response:
@@ -76,16 +92,18 @@ class UsageApi:
         self.wake = wake
 
     async def post(self, request: web.Request) -> web.Response:
-        """Answer 202 with what became of the report, or 400/401/404/413/422 saying why not."""
+        """Answer 202 with what became of the report, or 4xx saying why not (503: try later)."""
         config = self.runtime.config
         key_programme = programme_for_key(config, _presented_key(request))
         if key_programme is None:
             return _error(401, "missing or unknown API key")
         if request.content_length is not None and request.content_length > MAX_BODY:
             return _error(413, f"body is larger than {MAX_BODY} bytes")
+        if request.content_type != "application/json":
+            return _error(415, "send the report as application/json")
         try:
             raw = await request.json(loads=json.loads)
-        except (json.JSONDecodeError, UnicodeDecodeError):
+        except (ValueError, RecursionError):
             return _error(400, "body is not valid JSON")
         if not isinstance(raw, dict):
             return _error(422, "body must be a JSON object", "body")
@@ -103,8 +121,30 @@ class UsageApi:
         now = self.runtime.clock()
         if report.used_at > now + CLOCK_SKEW:
             return _error(422, "used_at is in the future", "used_at")
+        try:
+            async with asyncio.timeout(DATABASE_SECONDS):
+                return await self._record(request, report, now)
+        except DATABASE_UNAVAILABLE as error:
+            logger.warning("usage API: the database is unavailable: %s", type(error).__name__)
+            return _error(503, "lastmile cannot store reports right now; try again", retry=True)
+
+    async def _record(
+        self, request: web.Request, report: UsageReport, now: datetime
+    ) -> web.Response:
+        config = self.runtime.config
         cohorts = {cohort_id: cohort.programme for cohort_id, cohort in config.cohorts.items()}
+        slot = _idempotency_slot(request, report)
         async with self.runtime.db.session() as session:
+            given = request.headers.get("Idempotency-Key", "").strip()
+            if given and not await claim_usage_key(
+                session, report.programme, slot, _fingerprint(report), now
+            ):
+                return _error(
+                    422,
+                    "this Idempotency-Key was used for a different report in the last "
+                    "24 hours: send a new key for a new report",
+                    "Idempotency-Key",
+                )
             if report.version:
                 await add_release(session, report.programme, report.version, "usage_api", now)
             person = await find_participant(
@@ -123,7 +163,7 @@ class UsageApi:
                 person,
                 used_at=report.used_at,
                 context=report.context,
-                key=_idempotency_slot(request, report),
+                key=slot,
                 now=now,
             )
         if outcome.checkin == "queued" and self.wake is not None:

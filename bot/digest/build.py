@@ -10,7 +10,8 @@ from zoneinfo import ZoneInfo
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.config import LastmileConfig
-from bot.digest.anonymity import Breakdown, effective_k, split_cohorts
+from bot.digest.anonymity import effective_k
+from bot.digest.groups import ReportingGroup, ReportingGroups, reporting_groups, team_cell_shown
 from bot.digest.known_people import scrubber_for
 from bot.digest.model import (
     CohortRow,
@@ -37,13 +38,15 @@ from bot.themes.changes import (
     team_changes,
     theme_changes,
 )
-from bot.themes.placing import Placement, update_themes
-from bot.themes.view import ThemeWindow, in_window, summarise
+from bot.themes.placing import PlacedText, Placement, update_themes
+from bot.themes.view import ThemeWindow, WrittenTheme, in_window, summarise
 from storage.reports import (
     OutcomeCounts,
     Window,
     category_counts,
+    category_people,
     day30_counts,
+    day30_people,
     free_texts,
     outcome_counts,
     theme_updates,
@@ -180,54 +183,68 @@ def _flags(changes: Sequence[Change]) -> dict[str, str]:
 
 
 class _WeekCounter:
-    """Counts per week for one scope, with the per-team breakdown decided once per week."""
+    """A programme's counts per week, with each week's reporting groups decided once."""
 
     def __init__(
-        self, session: AsyncSession, scope: Scope, windows: Sequence[Window], k: int
+        self, session: AsyncSession, programme_id: str, windows: Sequence[Window], k: int
     ) -> None:
         self.session = session
-        self.scope = scope
+        self.programme_id = programme_id
         self.windows = windows
         self.k = k
         self.totals: dict[tuple[int, str], OutcomeCounts] = {}
         self.by_cohort: dict[tuple[int, str], OutcomeCounts] = {}
+        self.groups: list[ReportingGroups] = []
+        self._merged: dict[tuple[int, tuple[str, ...]], OutcomeCounts] = {}
 
-    async def load(self, with_cohorts: bool) -> None:
-        programme, cohorts = self.scope.programme_id, self.scope.cohorts
-        self.totals = await outcome_counts(self.session, programme, self.windows, cohorts=cohorts)
-        if with_cohorts:
-            self.by_cohort = await outcome_counts(
-                self.session, programme, self.windows, cohorts=cohorts, by_cohort=True
-            )
+    async def load(self) -> None:
+        programme = self.programme_id
+        self.totals = await outcome_counts(self.session, programme, self.windows)
+        self.by_cohort = await outcome_counts(self.session, programme, self.windows, by_cohort=True)
+        self.groups = await reporting_groups(
+            self.session,
+            programme,
+            self.windows,
+            self.k,
+            by_cohort=self.by_cohort,
+            totals=self.totals,
+        )
 
     def total(self, index: int) -> OutcomeCounts:
         return self.totals.get((index, ""), OutcomeCounts())
 
     def visible_total(self, index: int) -> OutcomeCounts | None:
-        counts = self.total(index)
-        return counts if counts.respondents >= self.k else None
+        return self.total(index) if self.groups[index].shown else None
 
     def cohort(self, index: int, cohort_id: str) -> OutcomeCounts:
         return self.by_cohort.get((index, cohort_id), OutcomeCounts())
 
-    async def breakdown(self, index: int) -> Breakdown:
-        if self.visible_total(index) is None:
-            return Breakdown((), None)
-        per_cohort = {
-            cid: counts for (week, cid), counts in self.by_cohort.items() if week == index
-        }
+    def team_point(self, index: int, cohort_id: str) -> OutcomeCounts | None:
+        """A team's counts for the week, only in a week that shows it alone."""
+        shown = self.groups[index].shows_alone(cohort_id)
+        return self.cohort(index, cohort_id) if shown else None
 
-        async def fold(cohorts: Sequence[str]) -> OutcomeCounts:
-            window = self.windows[index]
+    async def merged(self, index: int) -> tuple[ReportingGroup, OutcomeCounts] | None:
+        """The week's "Other teams" group and its counts, when the week shows one."""
+        group = self.groups[index].merged
+        if group is None:
+            return None
+        key = (index, group.cohorts)
+        if key not in self._merged:
             counted = await outcome_counts(
-                self.session, self.scope.programme_id, [window], cohorts=cohorts
+                self.session, self.programme_id, [self.windows[index]], cohorts=group.cohorts
             )
-            return counted.get((0, ""), OutcomeCounts())
-
-        return await split_cohorts(per_cohort, self.k, fold)
+            self._merged[key] = counted.get((0, ""), OutcomeCounts())
+        return group, self._merged[key]
 
     def series(self, weeks: Sequence[IsoWeek]) -> tuple[WeekPoint, ...]:
         return tuple(WeekPoint(str(week), self.visible_total(i)) for i, week in enumerate(weeks))
+
+    def team_series(self, weeks: Sequence[IsoWeek], cohort_id: str) -> tuple[WeekPoint, ...]:
+        return tuple(
+            WeekPoint(str(week), self.team_point(i, cohort_id), (cohort_id,))
+            for i, week in enumerate(weeks)
+        )
 
 
 def digest_theme(theme: ThemeGroup) -> DigestTheme:
@@ -242,6 +259,138 @@ def digest_theme(theme: ThemeGroup) -> DigestTheme:
     )
 
 
+@dataclass(frozen=True)
+class _TeamView:
+    """What a team digest may show of its window beside every other output of the week."""
+
+    themes: tuple[DigestTheme, ...] = ()
+    written: tuple[WrittenTheme, ...] = ()
+    outside_people: int | None = None
+    indispensability: Indispensability | None = None
+
+
+def people_by_cohort(items: Sequence[PlacedText]) -> dict[str, set[int]]:
+    """The people who wrote the texts, by their team then."""
+    people: dict[str, set[int]] = {}
+    for item in items:
+        people.setdefault(item.text.cohort_id, set()).add(item.text.person_id)
+    return people
+
+
+async def _team_view(
+    session: AsyncSession,
+    config: LastmileConfig,
+    scope: Scope,
+    window: Window,
+    groups: ReportingGroups,
+    placement: Placement,
+    programme_written: ThemeWindow,
+) -> _TeamView:
+    """A team's themes, words and day-30 answers: each count only where it is a safe cell.
+
+    A team's count of a theme is shown only when the team is shown alone this week
+    and the count passes `team_cell_shown` against every other group's count of
+    the same theme (so the programme's count minus the team's cannot single out
+    fewer than k people).
+    """
+    team = scope.cohort_id
+    assert team is not None
+    if not groups.shows_alone(team):
+        return _TeamView()
+    k = groups.k
+    pickers: dict[tuple[str, str], dict[str, set[int]]] = {}
+    for row in await category_people(session, scope.programme_id, window):
+        cohorts = pickers.setdefault((row.family, row.category), {})
+        cohorts.setdefault(row.cohort_id, set()).add(row.person_id)
+    themes = tuple(
+        digest_theme(theme)
+        for theme in await scope_themes(session, config, scope, window)
+        if team_cell_shown(pickers.get((theme.family, theme.category), {}), groups, team)
+    )
+    texts = in_window(placement.texts, window, None)
+    own = summarise(placement, window, scope.cohorts, k)
+    written = tuple(
+        theme
+        for theme in own.shown
+        if team_cell_shown(
+            people_by_cohort([item for item in texts if item.theme_id == theme.id]), groups, team
+        )
+    )
+    # Outside: words in none of the programme's shown themes, so the team's count is
+    # a part of the programme's and the same cell rule applies.
+    shown_ids = {theme.id for theme in programme_written.shown}
+    outside = people_by_cohort([item for item in texts if item.theme_id not in shown_ids])
+    mine = len(outside.get(team, set()))
+    outside_people = mine if mine < k or team_cell_shown(outside, groups, team) else None
+    answered: dict[str, set[int]] = {}
+    for cohort, person in await day30_people(session, scope.programme_id, window.end):
+        answered.setdefault(cohort, set()).add(person)
+    indispensability = None
+    if team_cell_shown(answered, groups, team):
+        day30 = await day30_counts(session, scope.programme_id, window.end, scope.cohorts)
+        indispensability = Indispensability(day30.answers, day30.very, day30.people)
+    return _TeamView(themes, written, outside_people, indispensability)
+
+
+def _team_theme_changes(
+    placement: Placement,
+    shown: Sequence[WrittenTheme],
+    weeks: Sequence[IsoWeek],
+    zone: ZoneInfo,
+    groups: Sequence[ReportingGroups],
+    team: str,
+    markers: Sequence[Marker],
+) -> list[Change]:
+    """A team's theme changes, over the latest run of weeks that each show its count safely.
+
+    A week whose groups merge the team, or whose team count of the theme is withheld
+    beside the other groups', ends the run: a change line prints its counts.
+    """
+    per_week = [in_window(placement.texts, week.window(zone), None) for week in weeks]
+    changes: list[Change] = []
+    for theme in shown:
+        values: list[int | None] = []
+        for texts, week_groups in zip(per_week, groups, strict=False):
+            people = people_by_cohort([item for item in texts if item.theme_id == theme.id])
+            mine = len(people.get(team, set()))
+            usable = week_groups.shows_alone(team) and (
+                # Under k a change line says "fewer than k", never the number.
+                mine < week_groups.k or team_cell_shown(people, week_groups, team)
+            )
+            values.append(mine if usable else None)
+        start = len(values)
+        while start > 0 and values[start - 1] is not None:
+            start -= 1
+        run = tuple(value for value in values[start:] if value is not None)
+        if len(run) < 2:
+            continue
+        moved = [Marker(m.week - start, m.name, m.theme) for m in markers if m.week >= start]
+        labels = [str(week) for week in weeks[start:]]
+        changes += theme_changes([ThemeSeries(theme.slug, theme.label, run)], labels, moved)
+    return changes
+
+
+async def _cohort_rows(
+    counter: _WeekCounter, current: int, previous: int, config: LastmileConfig
+) -> list[CohortRow]:
+    """The week's per-team breakdown: the teams shown alone, then "Other teams"."""
+    rows = [
+        CohortRow(
+            cohort_id,
+            cohort_name(config, cohort_id),
+            counter.cohort(current, cohort_id),
+            counter.team_point(previous, cohort_id),
+            (cohort_id,),
+        )
+        for cohort_id in counter.groups[current].alone
+    ]
+    merged = await counter.merged(current)
+    if merged is not None:
+        group, counts = merged
+        rows.append(CohortRow(None, "", counts, None, group.cohorts))
+    return rows
+
+
 async def build_digest(
     session: AsyncSession,
     config: LastmileConfig,
@@ -250,6 +399,10 @@ async def build_digest(
     now: datetime | None = None,
 ) -> Digest:
     """One week of a programme or cohort, with k applied to every breakdown.
+
+    Every figure follows the week's reporting groups (`bot.digest.groups`): a team
+    digest shows its team's numbers only in weeks that show the team alone, and its
+    theme counts only where they are safe beside every other group's.
 
     Args:
         session: an open session.
@@ -266,83 +419,99 @@ async def build_digest(
     programme = config.programmes[scope.programme_id]
     zone = programme_zone(config, scope.programme_id)
     weeks = weeks_ending(week, SERIES_WEEKS)
-    counter = _WeekCounter(session, scope, [w.window(zone) for w in weeks], k)
-    await counter.load(with_cohorts=scope.cohort_id is None)
+    counter = _WeekCounter(session, scope.programme_id, [w.window(zone) for w in weeks], k)
+    await counter.load()
     current, previous = len(weeks) - 1, len(weeks) - 2
-    rows: list[CohortRow] = []
-    if scope.cohort_id is None:
-        this_week, last_week = await counter.breakdown(current), await counter.breakdown(previous)
-        for cohort_id in this_week.shown:
-            before = counter.cohort(previous, cohort_id) if cohort_id in last_week.shown else None
-            rows.append(
-                CohortRow(
-                    cohort_id,
-                    cohort_name(config, cohort_id),
-                    counter.cohort(current, cohort_id),
-                    before,
-                )
-            )
-        if this_week.other is not None:
-            rows.append(CohortRow(None, "", this_week.other))
+    groups = counter.groups[current]
     themes_in = theme_window(week, zone)
-    themes = await scope_themes(session, config, scope, themes_in)
-    placement, written = await written_themes(session, config, scope, themes_in)
-    day30 = await day30_counts(session, scope.programme_id, themes_in.end, scope.cohorts)
+    placement, programme_written = await written_themes(
+        session, config, Scope(scope.programme_id), themes_in
+    )
+    team = scope.cohort_id
+    if team is None:
+        rows = await _cohort_rows(counter, current, previous, config)
+        counts, before = counter.visible_total(current), counter.visible_total(previous)
+        series = counter.series(weeks)
+        day30 = await day30_counts(session, scope.programme_id, themes_in.end)
+        view = _TeamView(
+            themes=tuple(
+                digest_theme(theme)
+                for theme in await scope_themes(session, config, scope, themes_in)
+            ),
+            written=programme_written.shown,
+            outside_people=programme_written.outside_people,
+            indispensability=(
+                Indispensability(answers=day30.answers, very=day30.very, people=day30.people)
+                if day30.people >= k
+                else None
+            ),
+        )
+    else:
+        rows = []
+        counts, before = counter.team_point(current, team), counter.team_point(previous, team)
+        series = counter.team_series(weeks, team)
+        view = await _team_view(
+            session, config, scope, themes_in, groups, placement, programme_written
+        )
     updates = await theme_updates(session, scope.programme_id, week.window(zone))
     complete = weeks[: _complete(weeks, now, zone)]
     changes: list[Change] = []
     marks: tuple[TimelineMark, ...] = ()
     if len(complete) >= 2:
         markers, marks = await _timeline(session, scope.programme_id, weeks, zone)
-        changes = theme_changes(
-            theme_trends(placement, written, complete, zone, scope.cohorts),
-            [str(w) for w in complete],
-            markers,
-        )
-        if scope.cohort_id is None:
-            teams = await _team_series(counter, complete, config)
+        labels = [str(w) for w in complete]
+        if team is None:
+            changes = theme_changes(
+                theme_trends(placement, programme_written, complete, zone, None), labels, markers
+            )
+            teams = _team_series(counter, complete, config)
             totals = [counter.visible_total(i) for i in range(len(complete))]
-            changes += team_changes(teams, totals, [str(w) for w in complete], markers, k)
+            changes += team_changes(teams, totals, labels, markers, k)
+        elif groups.shows_alone(team):
+            changes = _team_theme_changes(
+                placement, view.written, complete, zone, counter.groups, team, markers
+            )
     return Digest(
         programme_id=scope.programme_id,
         programme_name=programme.name,
         tool=programme.tool,
         timezone=programme.timezone,
-        cohort_id=scope.cohort_id,
-        cohort_name=cohort_name(config, scope.cohort_id) if scope.cohort_id else "",
+        cohort_id=team,
+        cohort_name=cohort_name(config, team) if team else "",
         week=str(week),
         week_start=week.monday,
         week_end=week.sunday,
         k=k,
-        counts=counter.visible_total(current),
-        previous=counter.visible_total(previous),
+        counts=counts,
+        previous=before,
         cohorts=tuple(rows),
-        themes=tuple(digest_theme(theme) for theme in themes),
+        themes=view.themes,
         theme_start=week.shifted(1 - THEME_WEEKS).monday,
         theme_end=week.sunday,
-        indispensability=(
-            Indispensability(answers=day30.answers, very=day30.very, people=day30.people)
-            if day30.people >= k
-            else None
-        ),
+        indispensability=view.indispensability,
         updates=tuple(UpdateNote(u.theme, u.message, u.created_at) for u in updates),
-        series=counter.series(weeks),
-        written=written.shown,
-        outside_people=written.outside_people,
+        series=series,
+        written=view.written,
+        outside_people=view.outside_people,
         changes=tuple(ranked(changes)),
         marks=marks,
+        merged=(
+            team is not None
+            and groups.shown
+            and not groups.shows_alone(team)
+            and counter.cohort(current, team).respondents >= k
+        ),
     )
 
 
-async def _team_series(
+def _team_series(
     counter: _WeekCounter, weeks: Sequence[IsoWeek], config: LastmileConfig
 ) -> list[TeamSeries]:
-    """Named teams per week (None in the weeks they were folded or below k)."""
+    """Teams shown alone per week (None in the weeks they were merged or below k)."""
     shown: dict[str, list[OutcomeCounts | None]] = {}
     # The tests look at the latest week and the three before it only.
     for index in range(max(0, len(weeks) - BASELINE_WEEKS - 1), len(weeks)):
-        breakdown = await counter.breakdown(index)
-        for cohort_id in breakdown.shown:
+        for cohort_id in counter.groups[index].alone:
             shown.setdefault(cohort_id, [None] * len(weeks))[index] = counter.cohort(
                 index, cohort_id
             )
@@ -357,6 +526,9 @@ async def build_trends(
 ) -> Trends:
     """Several complete weeks of a programme, overall, per team and per theme, k applied.
 
+    Each week's columns follow that week's reporting groups, the same ones its
+    digests use.
+
     Args:
         last: the last week shown: callers pass the last complete one, so the
             unfinished week is never reported as a result.
@@ -365,20 +537,21 @@ async def build_trends(
     programme = config.programmes[programme_id]
     zone = programme_zone(config, programme_id)
     weeks = weeks_ending(last, count)
-    counter = _WeekCounter(session, Scope(programme_id), [w.window(zone) for w in weeks], k)
-    await counter.load(with_cohorts=True)
+    counter = _WeekCounter(session, programme_id, [w.window(zone) for w in weeks], k)
+    await counter.load()
     named: dict[str, list[WeekPoint]] = {}
     other: list[WeekPoint] = []
     for index, week in enumerate(weeks):
-        breakdown = await counter.breakdown(index)
-        for cohort_id in breakdown.shown:
+        alone = counter.groups[index].alone
+        merged = await counter.merged(index)
+        if merged is None:
+            other.append(WeekPoint(str(week), None))
+        else:
+            other.append(WeekPoint(str(week), merged[1], merged[0].cohorts))
+        for cohort_id in alone:
             named.setdefault(cohort_id, [])
-        other.append(WeekPoint(str(week), breakdown.other))
-        for cohort_id in breakdown.shown:
-            named[cohort_id].append(WeekPoint(str(week), counter.cohort(index, cohort_id)))
-        for cohort_id in named:
-            if cohort_id not in breakdown.shown:
-                named[cohort_id].append(WeekPoint(str(week), None))
+        for cohort_id, points in named.items():
+            points.append(WeekPoint(str(week), counter.team_point(index, cohort_id), (cohort_id,)))
     trends = [
         CohortTrend(cohort_id, cohort_name(config, cohort_id), tuple(_pad(points, weeks)))
         for cohort_id, points in sorted(

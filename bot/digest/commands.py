@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from bot.config import LastmileConfig
+from bot.digest.anonymity import effective_k
 from bot.digest.build import (
     Scope,
     build_digest,
@@ -13,6 +14,7 @@ from bot.digest.build import (
     programme_cohorts,
     programme_zone,
 )
+from bot.digest.groups import safe_parts
 from bot.digest.report import digest_report, trends_report
 from bot.digest.themes import normalise_slug
 from bot.digest.updates import current_themes, post_update, resolve_theme
@@ -38,6 +40,7 @@ require(
     "updates.none",
     "updates.ambiguous",
     "updates.posted",
+    "updates.posted_some",
 )
 
 DEFAULT_TREND_WEEKS = 8
@@ -210,7 +213,12 @@ async def update_command(turn: Turn, args: str) -> list[Reply]:
     notified = await post_update(
         turn.session, turn.config, turn.w, matches[0], message[:2000], turn.person_id, turn.now
     )
-    return [Text(turn.w("updates.posted", people=notified, theme=slug))]
+    # The theme's people minus those told is how many stopped or cannot be reached:
+    # the number is given only when neither it nor the difference singles out < k.
+    k = effective_k(turn.config.settings.anonymity_k)
+    if safe_parts(len(matches[0].person_ids), {"told": notified}, k):
+        return [Text(turn.w("updates.posted", people=notified, theme=slug))]
+    return [Text(turn.w("updates.posted_some", theme=slug))]
 
 
 def install(runtime: Runtime) -> None:

@@ -56,6 +56,8 @@ class CohortRow:
     name: str
     counts: OutcomeCounts
     previous: OutcomeCounts | None = None
+    cohorts: tuple[str, ...] = ()
+    """The teams counted in the row (its reporting group); never shown to readers."""
 
 
 @dataclass(frozen=True)
@@ -96,6 +98,8 @@ class WeekPoint:
 
     week: str
     counts: OutcomeCounts | None
+    cohorts: tuple[str, ...] = ()
+    """The teams counted (a reporting group); empty for the whole programme."""
 
 
 @dataclass(frozen=True)
@@ -150,11 +154,14 @@ class Digest:
     series: tuple[WeekPoint, ...]
     written: tuple[WrittenTheme, ...] = ()
     """Themes of what people wrote with k or more people in the theme window."""
-    outside_people: int = 0
-    """People whose words in the window fit no shown theme (shown only when k or more)."""
+    outside_people: int | None = 0
+    """People whose words in the window fit no shown theme (shown only when k or more;
+    None: withheld, because beside other figures it would single out fewer than k)."""
     changes: tuple[Change, ...] = ()
     """What changed, most important first, over complete weeks only."""
     marks: tuple[TimelineMark, ...] = ()
+    merged: bool = False
+    """A team digest whose team is counted with other teams this week (see groups.py)."""
 
 
 @dataclass(frozen=True)

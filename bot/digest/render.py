@@ -137,7 +137,9 @@ def to_json_data(digest: Digest, w: Wording) -> dict[str, Any]:
         }
         for theme in digest.written
     ]
-    data["not_grouped"] = digest.outside_people if digest.outside_people >= digest.k else None
+    outside = digest.outside_people
+    data["not_grouped"] = outside if outside is not None and outside >= digest.k else None
+    data["counted_with_other_teams"] = digest.merged
     data["changes"] = (
         [change_line(change, digest.k, w) for change in digest.changes]
         if digest.counts is not None

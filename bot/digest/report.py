@@ -28,6 +28,7 @@ require(
     "digest.scope_cohort",
     "digest.this_week",
     "digest.too_few",
+    "digest.merged",
     "digest.response",
     "digest.help",
     "digest.partly",
@@ -72,6 +73,7 @@ require(
     "written.none",
     "written.outside",
     "written.outside_few",
+    "written.outside_withheld",
     "changes.heading",
     "changes.details",
     "changes.none",
@@ -240,6 +242,12 @@ def digest_report(digest: Digest, w: Wording) -> Report:
     """
     scope = scope_title(digest, w)
     sections: list[Section] = []
+    if digest.merged:
+        # The team's numbers this week are only in the programme's "Other teams".
+        line = w("digest.merged", team=scrub(digest.cohort_name), k=digest.k)
+        sections.append(Section(w("digest.this_week"), lines=(line,)))
+        sections.extend(_update_sections(digest, w))
+        return _digest_report(digest, scope, sections, w)
     if digest.counts is None:
         sections.append(Section(w("digest.this_week"), lines=(w("digest.too_few", k=digest.k),)))
     else:
@@ -255,11 +263,12 @@ def digest_report(digest: Digest, w: Wording) -> Report:
         sections.extend(change_sections(digest.changes, digest.k, w))
     written = written_lines(digest.written, w) or [w("written.none", k=digest.k)]
     outside = digest.outside_people
-    written.append(
-        w("written.outside", people=outside)
-        if outside >= digest.k
-        else w("written.outside_few", k=digest.k)
-    )
+    if outside is None:
+        written.append(w("written.outside_withheld", k=digest.k))
+    elif outside >= digest.k:
+        written.append(w("written.outside", people=outside))
+    else:
+        written.append(w("written.outside_few", k=digest.k))
     sections.append(Section(w("written.heading", start=start, end=end), lines=tuple(written)))
     for family, heading in FAMILY_HEADINGS.items():
         themes = [theme for theme in digest.themes if theme.family == family]
@@ -271,12 +280,21 @@ def digest_report(digest: Digest, w: Wording) -> Report:
         sections.append(
             Section(w("digest.day30", tool=digest.tool), facts=((w("digest.day30_fact"), value),))
         )
-    if digest.updates:
-        lines = tuple(
-            w("digest.update_line", theme=update.theme, message=scrub(update.message))
-            for update in digest.updates
-        )
-        sections.append(Section(w("digest.updates"), lines=lines))
+    sections.extend(_update_sections(digest, w))
+    return _digest_report(digest, scope, sections, w)
+
+
+def _update_sections(digest: Digest, w: Wording) -> list[Section]:
+    if not digest.updates:
+        return []
+    lines = tuple(
+        w("digest.update_line", theme=update.theme, message=scrub(update.message))
+        for update in digest.updates
+    )
+    return [Section(w("digest.updates"), lines=lines)]
+
+
+def _digest_report(digest: Digest, scope: str, sections: list[Section], w: Wording) -> Report:
     return Report(
         title=w(
             "digest.title",

@@ -7,7 +7,8 @@ again here to every weekly count a trend line draws.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -19,19 +20,23 @@ from bot.digest.build import (
     Scope,
     build_digest,
     build_trends,
+    people_by_cohort,
     programme_zone,
     theme_trends,
     theme_window,
     written_themes,
 )
+from bot.digest.groups import ReportingGroups, reporting_groups, team_cell_shown
 from bot.digest.model import CohortTrend, Digest
 from bot.digest.report import theme_label
 from bot.digest.scrub import scrub
 from bot.digest.weeks import IsoWeek, last_complete_week, weeks_ending
 from bot.reports.links import ReportScope
+from bot.themes.placing import Placement
+from bot.themes.view import in_window
 from bot.wording import Wording
 from storage.instance import is_demo
-from storage.reports import Window, category_counts, theme_updates
+from storage.reports import Window, category_counts, category_people, theme_updates
 from storage.themes import releases
 
 
@@ -102,6 +107,78 @@ def page_week(
 
 def _k_applied(counts: Sequence[int], k: int) -> tuple[int | None, ...]:
     return tuple(None if 0 < count < k else count for count in counts)
+
+
+PeopleByTeam = Mapping[str, AbstractSet[int]]
+
+
+def _team_weekly(
+    weekly: Sequence[PeopleByTeam], groups: Sequence[ReportingGroups], team: str
+) -> tuple[int | None, ...]:
+    """A team's count of a measure per week, where the week's reporting groups allow it.
+
+    A week that merges the team with others, or whose count of the team would single
+    out fewer than k people beside the other groups' and the programme's, is a gap.
+    """
+    values: list[int | None] = []
+    for people, week_groups in zip(weekly, groups, strict=True):
+        mine = len(people.get(team, ()))
+        if not week_groups.shows_alone(team):
+            values.append(None)
+        elif mine == 0 or team_cell_shown(people, week_groups, team):
+            values.append(mine)
+        else:
+            values.append(None)
+    return tuple(values)
+
+
+@dataclass(frozen=True)
+class _TeamWeeks:
+    """Each week's reporting groups and who is in each theme, for a team's trend lines."""
+
+    team: str
+    groups: list[ReportingGroups]
+    written: list[dict[int | None, dict[str, set[int]]]]
+    """Per week, each written theme's writers by team."""
+    fixed: list[dict[tuple[str, str], dict[str, set[int]]]]
+    """Per week, each fixed answer's people by team."""
+
+    def written_line(self, theme_id: int) -> tuple[int | None, ...]:
+        return _team_weekly(
+            [week.get(theme_id, {}) for week in self.written], self.groups, self.team
+        )
+
+    def fixed_line(self, family: str, category: str) -> tuple[int | None, ...]:
+        weekly = [week.get((family, category), {}) for week in self.fixed]
+        return _team_weekly(weekly, self.groups, self.team)
+
+
+async def _team_weeks(
+    session: AsyncSession,
+    programme_id: str,
+    team: str,
+    windows: Sequence[Window],
+    placement: Placement,
+    k: int,
+) -> _TeamWeeks:
+    groups = await reporting_groups(session, programme_id, windows, k)
+    written: list[dict[int | None, dict[str, set[int]]]] = []
+    fixed: list[dict[tuple[str, str], dict[str, set[int]]]] = []
+    for window in windows:
+        texts = in_window(placement.texts, window, None)
+        themes = {item.theme_id for item in texts}
+        written.append(
+            {
+                theme: people_by_cohort([item for item in texts if item.theme_id == theme])
+                for theme in themes
+            }
+        )
+        pickers: dict[tuple[str, str], dict[str, set[int]]] = {}
+        for row in await category_people(session, programme_id, window):
+            cohorts = pickers.setdefault((row.family, row.category), {})
+            cohorts.setdefault(row.cohort_id, set()).add(row.person_id)
+        fixed.append(pickers)
+    return _TeamWeeks(team, groups, written, fixed)
 
 
 async def _fixed_weekly(
@@ -180,10 +257,27 @@ async def build_page(
     placement, written = await written_themes(
         session, config, digest_scope, theme_window(week, zone)
     )
+    windows = [week_.window(zone) for week_ in weeks]
     written_weekly = {
-        series.slug: series.people
+        series.slug: _k_applied(series.people, k)
         for series in theme_trends(placement, written, weeks, zone, digest_scope.cohorts)
     }
+    fixed_weekly = {
+        key: _k_applied(counts, k)
+        for key, counts in (await _fixed_weekly(session, digest_scope, windows)).items()
+    }
+    if scope.cohort_id is not None:
+        # A team's lines are its cells of the programme's weeks: shown only where the
+        # programme's figures minus the team's cannot single anyone out.
+        team = await _team_weeks(
+            session, scope.programme_id, scope.cohort_id, windows, placement, k
+        )
+        written_weekly = {theme.slug: team.written_line(theme.id) for theme in digest.written}
+        fixed_weekly = {
+            (theme.family, theme.category): team.fixed_line(theme.family, theme.category)
+            for theme in digest.themes
+        }
+    gaps: tuple[int | None, ...] = (0,) * len(weeks)
     themes = [
         ThemeLine(
             slug=theme.slug,
@@ -192,13 +286,12 @@ async def build_page(
             people=theme.people,
             times=theme.texts,
             quotes=theme.quotes,
-            weekly=_k_applied(written_weekly.get(theme.slug, ()), k),
+            weekly=written_weekly.get(theme.slug, gaps),
             flag=flags.get(theme.slug, ""),
             sources=theme.sources,
         )
         for theme in digest.written
     ]
-    fixed_weekly = await _fixed_weekly(session, digest_scope, [w_.window(zone) for w_ in weeks])
     themes += [
         ThemeLine(
             slug=theme.slug,
@@ -207,9 +300,7 @@ async def build_page(
             people=theme.contributors,
             times=theme.mentions,
             quotes=theme.quotes,
-            weekly=_k_applied(
-                fixed_weekly.get((theme.family, theme.category), [0] * len(weeks)), k
-            ),
+            weekly=fixed_weekly.get((theme.family, theme.category), gaps),
         )
         for theme in digest.themes
     ]

@@ -15,6 +15,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from bot.inbox import purge_handled_events
 from bot.retention import daily_retention
 from bot.runtime import Runtime
+from bot.safe_logs import failure
 from bot.scheduling.checkins import expire_checkins, queue_due_checkins, send_reminders
 from bot.scheduling.digests import queue_due_digests
 from bot.themes.jobs import place_new_texts
@@ -108,8 +109,10 @@ class CheckinScheduler:
         now = self.runtime.clock()
         try:
             queued = await tick(self.runtime, now)
-        except Exception:
-            logger.exception("scheduled job %s failed; it runs again next minute", name)
+        except Exception as error:
+            logger.error(
+                "scheduled job %s failed; it runs again next minute: %s", name, failure(error)
+            )
             queued = 0
         finally:
             self.runs[name] += 1

@@ -182,8 +182,11 @@ class FakeSlackApi:
         bot_user_id: str = BOT_USER_ID,
         bot_id: str = BOT_ID,
         strict_users: bool = False,
+        enterprise_id: str = "",
     ) -> None:
         self.bot_token = bot_token
+        self.enterprise_id = enterprise_id
+        """The Enterprise Grid org the workspace belongs to ("" for a standalone workspace)."""
         self.app_token = app_token
         self.team_id = team_id
         self.team_domain = team_domain
@@ -518,6 +521,7 @@ class FakeSlackApi:
             "user_id": self.bot_user_id,
             "bot_id": self.bot_id,
             "is_enterprise_install": False,
+            **({"enterprise_id": self.enterprise_id} if self.enterprise_id else {}),
         }
 
     def _apps_connections_open(self, params: Params) -> dict[str, Any]:
