@@ -107,8 +107,10 @@ def test(args: list[str]) -> None:
     run(BIN / "ruff", "check", ".")
     say("mypy --strict")
     run(BIN / "mypy")
+    # The whole suite runs on every core (pytest-xdist); given arguments, pytest runs as told.
+    parallel = [] if args else ["-n", "auto"]
     say("pytest")
-    sys.exit(run(PYTHON, "-m", "pytest", *args, check=False))
+    sys.exit(run(PYTHON, "-m", "pytest", *parallel, *args, check=False))
 
 
 COMMANDS = {"start": start, "test": test}
