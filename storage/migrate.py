@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from functools import cache
 from importlib import resources
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine
 
-from storage.db import normalise_url, sync_url
+from storage.db import Database, normalise_url, sync_url
 
 
 class SchemaOutOfDate(RuntimeError):
@@ -31,6 +32,20 @@ def head_revision(url: str | None) -> str:
     """The newest migration this code ships."""
     heads = ScriptDirectory.from_config(_alembic_config(url or "")).get_heads()
     return str(heads[0])
+
+
+@cache
+def shipped_head() -> str:
+    """The newest migration this code ships, read from its files once per process."""
+    return head_revision(None)
+
+
+async def schema_revision(db: Database) -> str | None:
+    """The migration the database is at (None for an empty one), on the app's own pool."""
+    async with db.engine.connect() as connection:
+        return await connection.run_sync(
+            lambda sync: MigrationContext.configure(sync).get_current_revision()
+        )
 
 
 def current_revision(url: str | None) -> str | None:
