@@ -59,7 +59,7 @@ async def _demo_check(runtime: Runtime) -> str:
 async def _serve(args: argparse.Namespace, settings: Settings) -> int:
     from aiohttp import web
 
-    from lastmile.edge import SERVER_OPTIONS
+    from lastmile.edge import SERVER_OPTIONS, return_free_memory
     from lastmile.server import build_app, runtime_for
 
     runtime = await runtime_for(settings)
@@ -73,6 +73,7 @@ async def _serve(args: argparse.Namespace, settings: Settings) -> int:
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port)
     await site.start()
+    await return_free_memory()
     platforms = ", ".join(sorted(runtime.platforms)) or "none configured"
     logger.info(
         "lastmile is listening on http://%s:%d (platforms: %s; database: %s)",
