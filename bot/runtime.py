@@ -122,7 +122,7 @@ async def build_runtime(
             if db.is_sqlite:
                 await upgrade(settings.database_url)
             else:
-                await check_schema(settings.database_url)
+                await check_schema(db)
         engine = Engine(db, config, wordings, clock=clock)
         await engine.directory.sync(db, clock())
     except BaseException:

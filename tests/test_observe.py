@@ -320,3 +320,19 @@ async def test_json_logs_carry_event_ids_and_never_what_a_person_wrote(
     failed = lines[-1]
     assert failed["level"] == "ERROR" and failed["inbox_id"] == 7 and "text" not in failed
     assert failed["error"].startswith("ValueError at tests/test_observe.py:")
+
+
+def test_the_head_read_from_the_files_is_alembics_own(tmp_path: Path) -> None:
+    from storage.migrate import _declared, head_revision
+
+    assert shipped_head() == head_revision(None)
+    merge = tmp_path / "0009_merge.py"
+    merge.write_text(
+        "from typing import Union\n"
+        "revision: str = '0009'\n"
+        "down_revision: Union[str, tuple[str, ...], None] = ('0008_a', '0008_b')\n"
+    )
+    assert _declared(merge) == ("0009", ("0008_a", "0008_b"))
+    first = tmp_path / "0001.py"
+    first.write_text("revision = '0001'\ndown_revision = None\n")
+    assert _declared(first) == ("0001", ())
