@@ -9,6 +9,7 @@ COPY bot bot
 COPY adapters adapters
 COPY storage storage
 COPY prompts prompts
+COPY lastmile lastmile
 # A fixed numeric id, so volumes and the host's tools agree on who owns what.
 RUN pip install --no-cache-dir . \
     && groupadd --gid 10001 lastmile \

@@ -31,6 +31,7 @@ from bot.flows.checkin import (
     start,
     step,
 )
+from bot.metrics import Counted
 from bot.replies import Choices, Replace, Reply, Text, TextRequest
 from bot.turn import person_timezone
 from bot.wording import Wording
@@ -44,6 +45,7 @@ from storage.checkins import (
     save_override,
     save_workaround,
 )
+from storage.db import tally
 from storage.models import CheckIn, CheckInKind, CheckInStatus, Person
 from storage.people import clear_state, get_state, put_state
 
@@ -303,7 +305,9 @@ async def _apply(session: AsyncSession, checkin: CheckIn, record: Record, now: d
     assert checkin.id is not None
     match record:
         case SaveAnswer():
-            return await save_answer(session, checkin, record.outcome, now)
+            if not await save_answer(session, checkin, record.outcome, now):
+                return False
+            tally(session, Counted.ANSWERED, checkin.kind)
         case SaveNotUsed():
             await save_not_used(session, checkin.id, record.reason, record.text)
         case SaveWorkaround():
@@ -313,7 +317,10 @@ async def _apply(session: AsyncSession, checkin: CheckIn, record: Record, now: d
                 session, checkin, record.overridden, record.reason, record.text, now
             )
         case SaveDay30():
+            first = checkin.status != CheckInStatus.ANSWERED
             await save_day30(session, checkin, record.feeling, record.change_first, now)
+            if first:
+                tally(session, Counted.ANSWERED, checkin.kind)
         case _:
             assert_never(record)
     return True

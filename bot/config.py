@@ -7,7 +7,7 @@ import tomllib
 from collections.abc import Iterable
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -48,6 +48,8 @@ class Settings(BaseSettings):
     database (shared by every replica)."""
     lastmile_web_chat: str = "auto"
     """`auto`: the browser chat at / when no chat platform is configured; `off`: never."""
+    log_format: Literal["text", "json"] = "text"
+    """`json`: one JSON object a log line, for a log pipeline (`bot.safe_logs`)."""
 
     @property
     def public_url(self) -> str:

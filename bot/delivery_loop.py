@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from bot.delivery import Outbound, Recipient, RetryLater, Undeliverable
 from bot.inbox import process_name
 from bot.leases import LEASE, LeaseKeeper
+from bot.metrics import Counted, DeliveryError
 from bot.passes import Passes
 from bot.ratelimit import RateLimiter
 from bot.replies import reply_from_dict
@@ -28,6 +29,7 @@ from bot.safe_logs import failure
 from bot.scheduling.plan import quiet_ends
 from bot.scheduling.policy import participation_reason
 from bot.turn import person_timezone
+from storage.db import tally
 from storage.models import ConversationAddress, OutboxMessage, Person
 from storage.outbox import (
     claim_due,
@@ -294,6 +296,7 @@ class DeliveryLoop(Passes):
         message = self._outbound(job)
         plugin = connection.plugin
         await self.limiter.acquire(row.platform, plugin.limits, plugin.rate_scopes(message))
+        metrics = self.runtime.metrics
         try:
             message_ref = await connection.sender.deliver(message)
         except RetryLater as error:
@@ -301,8 +304,17 @@ class DeliveryLoop(Passes):
                 # All of it went out before the failure (a chart that would not upload).
                 message_ref = {}
             else:
+                limited = error.after is not None
+                reason = DeliveryError.RATE_LIMITED if limited else DeliveryError.TRANSIENT
+                metrics.delivery_failed(row.platform, reason)
                 return await self._retry(row, error)
         except Undeliverable as error:
+            metrics.delivery_failed(
+                row.platform,
+                DeliveryError.UNREACHABLE
+                if error.person_unreachable
+                else DeliveryError.UNDELIVERABLE,
+            )
             async with db.session() as session:
                 await mark_failed(session, row.id, str(error))
                 if error.person_unreachable and row.person_id is not None:
@@ -310,6 +322,7 @@ class DeliveryLoop(Passes):
             logger.warning("outbox message undeliverable: %s", error, extra={"message_id": row.id})
             return None
         except Exception as error:
+            metrics.delivery_failed(row.platform, DeliveryError.SENDER_ERROR)
             logger.error(
                 "sender failed; message will be retried: %s",
                 failure(error),
@@ -327,4 +340,10 @@ class DeliveryLoop(Passes):
                 message_ref=message_ref,
                 forget_contents=row.purpose == "reply",
             )
+            if row.purpose == "checkin":
+                tally(session, Counted.SENT, row.platform)
+        logger.debug(
+            "outbox message delivered",
+            extra={"message_id": row.id, "checkin_id": row.checkin_id},
+        )
         return None

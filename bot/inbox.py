@@ -260,6 +260,7 @@ class InboxWorker(Passes):
             return
         finally:
             self.leases.release([row.id])
+        logger.debug("inbox event handled", extra={"inbox_id": row.id})
         future = self._answers.pop(row.id, None)
         if future is not None and not future.done():
             future.set_result(result)

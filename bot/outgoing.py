@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
@@ -11,9 +12,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.checkin_runner import CheckInFacts, initial_state
 from bot.config import LastmileConfig
 from bot.flows.checkin import message
+from bot.metrics import Counted
 from bot.replies import Choices, Reply, reply_to_dict
 from bot.turn import person_timezone
 from bot.wording import Wording, Wordings
+from storage.db import tally
 from storage.models import CheckIn, Person
 from storage.outbox import NewMessage, enqueue, enqueue_many
 from storage.people import mark_welcomed
@@ -72,7 +75,7 @@ async def queue_checkin(
     w = person_wording(person, config, wordings)
     payload = _first_question(person, checkin, config, w)
     await _welcomed(session, [person], now)
-    return await enqueue(
+    queued = await enqueue(
         session,
         dedupe_key=f"checkin:{checkin.id}",
         platform=person.platform,
@@ -83,6 +86,9 @@ async def queue_checkin(
         person_id=person.id,
         checkin_id=checkin.id,
     )
+    if queued:
+        tally(session, Counted.PLANNED, checkin.kind)
+    return queued
 
 
 async def queue_checkins(
@@ -128,4 +134,8 @@ async def queue_checkins(
             )
         )
     await _welcomed(session, [person for person, _checkin in opened], now)
-    return len(await enqueue_many(session, messages, now))
+    queued = await enqueue_many(session, messages, now)
+    kinds = Counter(c.kind for _p, c in opened if f"checkin:{c.id}" in queued)
+    for kind, planned in kinds.items():
+        tally(session, Counted.PLANNED, kind, planned)
+    return len(queued)

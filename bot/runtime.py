@@ -9,6 +9,7 @@ from pathlib import Path
 from bot.config import ConfigError, LastmileConfig, Settings, example_config_path, load_config
 from bot.engine import Clock, Engine, utc_now
 from bot.inbox import Inbox
+from bot.metrics import Metrics
 from bot.platform import Connection
 from bot.reports.links import ReportLinks
 from bot.wording import Wording, Wordings, load_wordings, require
@@ -35,8 +36,12 @@ class Runtime:
     """Where adapters store what arrives, and the worker that handles it."""
     links: ReportLinks = field(init=False)
     """Signed, expiring links to the report pages."""
+    metrics: Metrics = field(init=False)
+    """This process's counters and gauges (`GET /metrics`), in a registry of its own."""
 
     def __post_init__(self) -> None:
+        self.metrics = Metrics()
+        self.db.on_commit.append(self.metrics.committed)
         self.inbox = Inbox(self)
         self.links = ReportLinks(self.db, self.settings, self.clock)
         self.engine.links = self.links
@@ -117,7 +122,7 @@ async def build_runtime(
             if db.is_sqlite:
                 await upgrade(settings.database_url)
             else:
-                await check_schema(settings.database_url)
+                await check_schema(db)
         engine = Engine(db, config, wordings, clock=clock)
         await engine.directory.sync(db, clock())
     except BaseException:

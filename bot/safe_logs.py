@@ -9,9 +9,13 @@ message or arguments.
 
 from __future__ import annotations
 
+import json
 import logging
+import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from traceback import extract_tb
+from typing import Literal
 
 PAYLOAD_LOGGERS = {
     "aiosqlite": logging.INFO,
@@ -88,3 +92,42 @@ def quiet_payload_loggers() -> None:
         library = logging.getLogger(name)
         if library.level < lowest:  # NOTSET too: a DEBUG root would let it through
             library.setLevel(lowest)
+
+
+LogFormat = Literal["text", "json"]
+
+ID_FIELDS = ("inbox_id", "message_id", "checkin_id", "person_id")
+"""The `extra` fields a JSON log line carries: ids of rows, never what is in them. Any
+other `extra` a call passes is left out, so a log call cannot leak a payload by accident."""
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+class JsonLogFormatter(logging.Formatter):
+    """One JSON object a line: time, level, logger, message, the ids the call named, and
+    for an exception `failure()`'s line instead of its message and traceback."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, object] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for name in ID_FIELDS:
+            value = record.__dict__.get(name)
+            if isinstance(value, int | str) and not isinstance(value, bool):
+                line[name] = value
+        if record.exc_info and record.exc_info[1] is not None:
+            line["error"] = failure(record.exc_info[1])
+        return json.dumps(line, ensure_ascii=False)
+
+
+def configure_logging(level: int, log_format: LogFormat = "text") -> None:
+    """Log to standard error as text for a person or JSON lines for a log pipeline,
+    with the payload-logging libraries kept quiet either way."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        JsonLogFormatter() if log_format == "json" else logging.Formatter(TEXT_FORMAT)
+    )
+    logging.basicConfig(level=level, handlers=[handler])
+    quiet_payload_loggers()

@@ -12,8 +12,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pydantic import ValidationError
+
 from bot.config import ConfigError, Settings
-from bot.safe_logs import quiet_payload_loggers
+from bot.safe_logs import configure_logging
 from bot.wording import WordingError, require
 from lastmile.platforms import PLATFORMS, facts
 from storage.migrate import SchemaOutOfDate
@@ -57,7 +59,7 @@ async def _demo_check(runtime: Runtime) -> str:
 async def _serve(args: argparse.Namespace, settings: Settings) -> int:
     from aiohttp import web
 
-    from lastmile.edge import SERVER_OPTIONS
+    from lastmile.edge import SERVER_OPTIONS, return_free_memory
     from lastmile.server import build_app, runtime_for
 
     runtime = await runtime_for(settings)
@@ -71,6 +73,7 @@ async def _serve(args: argparse.Namespace, settings: Settings) -> int:
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port)
     await site.start()
+    await return_free_memory()
     platforms = ", ".join(sorted(runtime.platforms)) or "none configured"
     logger.info(
         "lastmile is listening on http://%s:%d (platforms: %s; database: %s)",
@@ -385,17 +388,17 @@ def main(argv: list[str] | None = None) -> int:
     """Run the `lastmile` command line."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else _quiet_level(args),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    quiet_payload_loggers()
+    try:
+        settings = _settings(args)
+    except ValidationError as error:
+        print(f"lastmile: the environment is not valid: {error}", file=sys.stderr)
+        return 2
+    configure_logging(logging.DEBUG if args.verbose else _quiet_level(args), settings.log_format)
     handler: Handler = args.handler
     # Every platform's wording keys join the start-up check of the prompts file.
     require(*facts().wording_keys)
     try:
-        return asyncio.run(handler(args, _settings(args)))
+        return asyncio.run(handler(args, settings))
     except (ConfigError, WordingError, SchemaOutOfDate) as error:
         print(f"lastmile: {error}", file=sys.stderr)
         return 2

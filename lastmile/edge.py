@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
+import gc
 import logging
 import re
 from collections.abc import Awaitable, Callable, Mapping
@@ -96,6 +97,18 @@ class MemoryReturn:
                 await asyncio.to_thread(self._trim, 0)
         finally:
             self._scheduled = None
+
+
+async def return_free_memory() -> None:
+    """Collect garbage and hand the C heap's free pages back to the system (glibc only).
+
+    `serve` does it once it listens: the start-up's config sync held every person's
+    rows for a moment, and glibc would otherwise keep those pages for ever.
+    """
+    gc.collect()
+    trim = _malloc_trim()
+    if trim is not None:
+        await asyncio.to_thread(trim, 0)
 
 
 def _malloc_trim() -> Callable[[int], int] | None:

@@ -18,6 +18,7 @@ from bot.runtime import Runtime, build_runtime
 from bot.safe_logs import quiet_payload_loggers
 from bot.scheduling.service import BackgroundJobs
 from lastmile.edge import edge_middleware
+from lastmile.observe import latency_middleware, mount_observe
 from lastmile.platforms import PLATFORMS, facts
 
 logger = logging.getLogger(__name__)
@@ -87,13 +88,15 @@ def build_app(
             with the app (`lastmile serve` does; tests that drive them by hand do not).
 
     Returns:
-        An aiohttp application with `GET /healthz`, `POST /api/v1/usage`, the report
-        pages under `/reports/` and the platforms' routes.
+        An aiohttp application with `GET /healthz`, `/readyz` and `/metrics`,
+        `POST /api/v1/usage`, the report pages under `/reports/` and the platforms' routes.
     """
     limits = {USAGE_PATH: USAGE_MAX_BODY}
-    app = web.Application(client_max_size=MAX_BODY, middlewares=[edge_middleware(limits, MAX_BODY)])
+    middlewares = [latency_middleware(runtime.metrics), edge_middleware(limits, MAX_BODY)]
+    app = web.Application(client_max_size=MAX_BODY, middlewares=middlewares)
     app[RUNTIME_KEY] = runtime
     app.router.add_get("/healthz", healthz)
+    mount_observe(app, runtime)
     jobs = BackgroundJobs(runtime) if run_jobs else None
     if jobs is not None:
         app[JOBS_KEY] = jobs

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -19,6 +19,12 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 logger = logging.getLogger(__name__)
 
 DEFAULT_SQLITE_PATH = "lastmile.db"
+
+TALLIES = "lastmile.tallies"
+"""Where a session keeps what its transaction counted (see `tally`)."""
+
+Tally = tuple[str, str, int]
+"""What a transaction counted: a name, one label value, and how many."""
 
 
 DATABASE_UNAVAILABLE: tuple[type[BaseException], ...] = (
@@ -70,6 +76,16 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def tally(session: AsyncSession, name: str, label: str = "", amount: int = 1) -> None:
+    """Count something this session's transaction did, reported once it commits.
+
+    A transaction that rolls back (a lost lease, a failure) counted nothing, so
+    metrics never count a check-in twice for one that was done again.
+    """
+    if amount:
+        session.info.setdefault(TALLIES, []).append((name, label, amount))
+
+
 class _TurnLock:
     """An asyncio lock its holder may take again (a session opened inside a session)."""
 
@@ -119,6 +135,8 @@ class Database:
         self._sessions = async_sessionmaker(
             self.engine, class_=AsyncSession, expire_on_commit=False
         )
+        self.on_commit: list[Callable[[list[Tally]], None]] = []
+        """Told what each committed transaction counted (`tally`), e.g. the metrics."""
         # SQLite lets one transaction write at a time and makes the others wait in its
         # busy handler, which sleeps ever longer; within this process transactions take
         # turns on an asyncio lock instead and hand over at once.
@@ -139,11 +157,15 @@ class Database:
     async def session(self) -> AsyncIterator[AsyncSession]:
         """A session in one transaction: committed on success, rolled back on error."""
         if self._turns is None:
-            async with self._sessions() as session, session.begin():
-                yield session
+            async with self._sessions() as session:
+                async with session.begin():
+                    yield session
+                self._committed(session)
             return
-        async with self._turns.held(), self._sessions() as session, session.begin():
-            yield session
+        async with self._turns.held(), self._sessions() as session:
+            async with session.begin():
+                yield session
+            self._committed(session)
 
     @asynccontextmanager
     async def arrivals_session(self) -> AsyncIterator[AsyncSession]:
@@ -154,6 +176,12 @@ class Database:
             return
         async with self._arrivals() as session, session.begin():
             yield session
+
+    def _committed(self, session: AsyncSession) -> None:
+        tallies: list[Tally] = session.info.pop(TALLIES, [])
+        if tallies:
+            for listener in self.on_commit:
+                listener(tallies)
 
     async def dispose(self) -> None:
         """Close every pooled connection."""

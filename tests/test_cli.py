@@ -234,3 +234,22 @@ def test_serve_refuses_an_out_of_date_postgres_schema_until_upgraded(
     assert upgraded.returncode == 0, upgraded.stderr
     assert "up to date" in upgraded.stdout
     assert _run(["db", "current"], env).returncode == 0
+
+
+def test_log_format_json_writes_one_json_object_a_line(tmp_path: Path) -> None:
+    import json
+
+    result = _run(["db", "upgrade"], _env(tmp_path, LOG_FORMAT="json"))
+
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in result.stderr.splitlines()]
+    assert lines and all(line["logger"].startswith("alembic") for line in lines)
+    assert {"time", "level", "logger", "message"} <= set(lines[0])
+
+
+def test_an_unknown_log_format_is_named(tmp_path: Path) -> None:
+    result = _run(["db", "current"], _env(tmp_path, LOG_FORMAT="yaml"))
+
+    assert result.returncode == 2
+    assert result.stderr.startswith("lastmile: the environment is not valid")
+    assert "log_format" in result.stderr and "Traceback" not in result.stderr

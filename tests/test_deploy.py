@@ -102,3 +102,34 @@ def test_the_readme_names_the_services_compose_runs() -> None:
     table = re.findall(r"^\| `([\w-]+)` \|", match.group(1), re.M)
     assert table, "the Deploy section lists the compose services in a table"
     assert set(table) == set(_compose()["services"])
+
+
+def test_the_image_holds_every_package_the_project_ships() -> None:
+    # `lastmile serve` is `lastmile.cli:main`: a package left out of the image is a
+    # container that exits with ModuleNotFoundError.
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text("utf-8"))
+    shipped = {
+        name.rstrip("*") for name in project["tool"]["setuptools"]["packages"]["find"]["include"]
+    }
+    copied = {rest.split()[0] for word, rest in _instructions() if word == "COPY"}
+    assert shipped <= copied
+
+
+def test_replicas_are_healthy_only_when_ready_and_the_proxy_waits_for_them() -> None:
+    services = _compose()["services"]
+    for name in REPLICAS:
+        check = services[name]["healthcheck"]
+        probe = " ".join(check["test"])
+        assert check["test"][0] == "CMD" and "http://127.0.0.1:3978/readyz" in probe
+        assert services["proxy"]["depends_on"][name]["condition"] == "service_healthy"
+    assert services["migrate"]["healthcheck"] == {"disable": True}
+    assert all(services[name]["environment"]["LOG_FORMAT"] for name in REPLICAS)
+
+
+def test_the_public_port_does_not_serve_metrics() -> None:
+    # Counters are per replica: scraped through the proxy they would jump between two.
+    config = (ROOT / "deploy" / "nginx.conf").read_text("utf-8")
+    block = re.search(r"location = /metrics \{(.*?)\}", config, re.S)
+    assert block and "return 404;" in block.group(1)

@@ -21,6 +21,7 @@ from bot.checkin_runner import (
 )
 from bot.config import CohortConfig, zone_named
 from bot.flows.checkin import close_now, header
+from bot.metrics import Counted
 from bot.outgoing import payload_of, person_wording, queue_checkins
 from bot.replies import Replace, Text
 from bot.runtime import Runtime
@@ -28,6 +29,7 @@ from bot.scheduling.plan import DueSlot, due_slots, local_week, quiet_reason
 from bot.scheduling.policy import CAPPED_KINDS, participation_reason, skip_reason
 from bot.turn import person_timezone
 from storage.checkins import checkins_by_id, create_checkins
+from storage.db import tally
 from storage.messages import forget_messages_before
 from storage.models import Person
 from storage.outbox import drop_pending, enqueue
@@ -279,6 +281,7 @@ async def expire_checkins(runtime: Runtime, now: datetime) -> int:
     queued = 0
     async with runtime.db.session() as session:
         expired = await expire_due(session, now)
+        tally(session, Counted.EXPIRED, amount=len(expired))
         checkins = await checkins_by_id(session, [cid for cid, was_sent in expired if was_sent])
         people = await _people_of(session, [checkin.person_id for checkin in checkins.values()])
         for checkin_id, was_sent in expired:
