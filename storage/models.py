@@ -415,3 +415,27 @@ class UsageKey(SQLModel, table=True):
     fingerprint: str = Field(max_length=64)
     """SHA-256 of the report as read (so the same report re-sent with other spacing matches)."""
     created_at: datetime = Field(index=True)
+
+
+class WeekCount(SQLModel, table=True):
+    """A programme's counts of one week (per team, or for a set of teams), kept with the
+    fingerprint of the rows they were counted from.
+
+    A digest recounts a week only when its fingerprint changed (a late answer, a
+    `forget`, a check-in stored for a past week), so twelve weeks of a large programme
+    cost one streaming read instead of a twelve-week GROUP BY.
+    """
+
+    __table_args__ = (UniqueConstraint("programme_id", "week_start", "week_end", "teams"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    programme_id: str = Field(max_length=64)
+    week_start: datetime
+    week_end: datetime
+    teams: str = Field(max_length=64)
+    """"*": every team, one entry each; else the SHA-1 of a set of teams counted together."""
+    fingerprint: str = Field(max_length=200)
+    counts: dict[str, list[int]] = Field(
+        default_factory=dict, sa_column=Column(JSON, nullable=False)
+    )
+    """Team id ("" for no team; "*" the whole programme) -> OutcomeCounts fields in order."""

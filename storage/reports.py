@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Executable, and_, case, distinct, false, func, literal, or_, true, union_all
+from sqlalchemy import Executable, and_, case, distinct, false, func, true
 from sqlalchemy import select as select_columns
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -142,125 +142,12 @@ async def outcome_counts(
     Returns:
         Counts keyed by (index into `weeks`, cohort id or "" when not by cohort).
     """
+    from storage.week_counts import week_counts
+
     totals, per_cohort = await week_counts(
         session, programme_id, weeks, cohorts=cohorts, totals=not by_cohort, teams=by_cohort
     )
     return per_cohort if by_cohort else totals
-
-
-def _asked_between(asked_at: Any, sent: Any, answered: Any, low: datetime, high: datetime) -> Any:
-    """Check-ins asked in [low, high), written so the (programme_id, sent_at) index narrows it."""
-    return or_(
-        and_(sent >= low, sent < high),
-        and_(sent.is_(None), answered >= low, answered < high),
-    )
-
-
-async def week_counts(
-    session: AsyncSession,
-    programme_id: str,
-    weeks: Sequence[Window],
-    *,
-    cohorts: Sequence[str] | None = None,
-    totals: bool = True,
-    teams: bool = True,
-) -> tuple[dict[tuple[int, str], OutcomeCounts], dict[tuple[int, str], OutcomeCounts]]:
-    """`outcome_counts` per week and per (week, cohort), from one pass over the check-ins.
-
-    The check-ins are read once and reduced to one row per (week, cohort,
-    respondent); the per-cohort and per-week counts are both summed from that, so
-    a digest's two breakdowns cost one scan instead of two. Respondents are counted
-    as distinct people at each level (someone who moved team is one person in the
-    week's total).
-
-    Returns:
-        (counts keyed by (week index, ""), counts keyed by (week index, cohort id)).
-    """
-    if not weeks or not (totals or teams):
-        return {}, {}
-    asked_at = func.coalesce(col(CheckIn.sent_at), col(CheckIn.answered_at))
-    low, high = min(week.start for week in weeks), max(week.end for week in weeks)
-    sent, answered = col(CheckIn.sent_at), col(CheckIn.answered_at)
-    rows = (
-        select_columns(
-            week_index(asked_at, weeks).label("week"),
-            col(CheckIn.cohort_id).label("cohort"),
-            col(CheckIn.id).label("checkin_id"),
-            col(Answer.outcome).label("outcome"),
-            case((col(Answer.outcome) != "not_now", col(Answer.person_id)), else_=None).label(
-                "person"
-            ),
-        )
-        .select_from(CheckIn)
-        .outerjoin(Answer, col(Answer.checkin_id) == col(CheckIn.id))
-        .where(
-            col(CheckIn.programme_id) == programme_id,
-            col(CheckIn.kind) != "day30",
-            _asked_between(asked_at, sent, answered, low, high),
-            _in_cohorts(CheckIn.cohort_id, cohorts),
-        )
-        .subquery()
-    )
-    # Grouping on the subquery's column: PostgreSQL will not match a CASE repeated
-    # in SELECT and GROUP BY when each copy carries its own bound parameters.
-    reduced = (
-        select_columns(
-            rows.c.week,
-            rows.c.cohort,
-            rows.c.person,
-            func.count(rows.c.checkin_id).label("sent"),
-            func.count(rows.c.outcome).label("answered"),
-            *[
-                func.sum(case((rows.c.outcome == outcome, 1), else_=0)).label(outcome)
-                for outcome in OUTCOME_COLUMNS
-            ],
-        )
-        .where(rows.c.week >= 0)
-        .group_by(rows.c.week, rows.c.cohort, rows.c.person)
-        .cte("reduced")
-    )
-    sums = [func.sum(reduced.c[name]) for name in ("sent", "answered", *OUTCOME_COLUMNS)]
-    parts = []
-    if teams:
-        parts.append(
-            select_columns(
-                reduced.c.week,
-                reduced.c.cohort,
-                literal(1).label("level"),
-                *sums,
-                func.count(reduced.c.person),
-            ).group_by(reduced.c.week, reduced.c.cohort)
-        )
-    if totals:
-        parts.append(
-            select_columns(
-                reduced.c.week,
-                literal("").label("cohort"),
-                literal(0).label("level"),
-                *sums,
-                func.count(distinct(reduced.c.person)),
-            ).group_by(reduced.c.week)
-        )
-    statement = parts[0] if len(parts) == 1 else union_all(*parts)
-    found: tuple[dict[tuple[int, str], OutcomeCounts], dict[tuple[int, str], OutcomeCounts]] = (
-        {},
-        {},
-    )
-    for week, cohort, level, *numbers in await _rows(session, statement):
-        sent_n, answered_n, helped, partly, no, not_used, not_now, people = (
-            int(value or 0) for value in numbers
-        )
-        found[int(level)][(int(week), str(cohort or "") if int(level) else "")] = OutcomeCounts(
-            sent=sent_n,
-            answered=answered_n,
-            helped=helped,
-            partly=partly,
-            no=no,
-            not_used=not_used,
-            not_now=not_now,
-            respondents=people,
-        )
-    return found
 
 
 def _checkin_scope(programme_id: str, cohorts: Sequence[str] | None) -> list[Any]:

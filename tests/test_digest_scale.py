@@ -20,8 +20,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import insert
-from sqlmodel import select
+from sqlalchemy import insert, text
+from sqlmodel import col, select
 
 from bot.digest import report as digest_report_module
 from bot.digest.build import Scope, counted_themes, counted_trends, theme_trends, theme_window
@@ -29,8 +29,11 @@ from bot.digest.build import written_themes as placed_themes
 from bot.digest.weeks import IsoWeek, weeks_ending
 from bot.replies import Report
 from bot.runtime import Runtime
-from storage.models import Answer, CheckIn, Person
-from storage.reports import OutcomeCounts, Window, outcome_counts, week_counts
+from storage.checkins import create_checkin, save_answer, set_checkin_status
+from storage.models import Answer, CheckIn, Person, WeekCount
+from storage.people import forget_person
+from storage.reports import OutcomeCounts, Window, outcome_counts
+from storage.week_counts import week_counts
 from tests.conftest import FakeClock
 from tests.digest_seed import running, say
 
@@ -97,6 +100,10 @@ async def _random_answers(runtime: Runtime, seed: int) -> None:
     async with runtime.db.session() as session:
         await session.exec(insert(CheckIn.__table__), params=checkins)  # type: ignore[attr-defined]
         await session.exec(insert(Answer.__table__), params=answers)  # type: ignore[attr-defined]
+        if not runtime.db.is_sqlite:
+            # Ids were given explicitly: move the sequence past them.
+            moved = text("SELECT setval('checkin_id_seq', (SELECT max(id) FROM checkin))")
+            await (await session.connection()).execute(moved)
 
 
 def _aware(moment: datetime | None) -> datetime | None:
@@ -165,6 +172,63 @@ async def test_week_counts_equal_a_count_of_every_row(pilot: Runtime, seed: int)
         < sum(c.respondents for (w, _), c in teams.items() if w == week)
         for week in range(3)
     )
+
+
+async def test_kept_week_counts_follow_late_answers_forget_and_past_check_ins(
+    pilot: Runtime,
+) -> None:
+    await _random_answers(pilot, 7)
+    weeks = [week.window(ZONE) for week in weeks_ending(W47, 3)]
+
+    async def counted() -> tuple[dict[tuple[int, str], OutcomeCounts], ...]:
+        async with pilot.db.session() as session:
+            return await week_counts(session, "routing", weeks)
+
+    assert await counted() == await _naive(pilot, weeks)
+    async with pilot.db.session() as session:
+        kept = (await session.exec(select(WeekCount))).all()
+        unanswered = (
+            await session.exec(
+                select(CheckIn).where(
+                    col(CheckIn.programme_id) == "routing",
+                    col(CheckIn.kind) != "day30",
+                    col(CheckIn.sent_at) >= weeks[0].start,
+                    col(CheckIn.sent_at) < weeks[0].end,
+                    col(CheckIn.id).not_in(select(Answer.checkin_id)),
+                )
+            )
+        ).first()
+    assert len(kept) == 3
+    assert unanswered is not None and unanswered.sent_at is not None
+    # A late answer to a check-in of the first week, ten days on.
+    async with pilot.db.session() as session:
+        await save_answer(session, unanswered, "helped", unanswered.sent_at + timedelta(days=10))
+    assert await counted() == await _naive(pilot, weeks)
+    # Someone forgotten: their check-ins and answers leave every week.
+    async with pilot.db.session() as session:
+        await forget_person(session, unanswered.person_id)
+    assert await counted() == await _naive(pilot, weeks)
+    # A check-in stored for a past week (an import), answered.
+    async with pilot.db.session() as session:
+        person = (
+            await session.exec(select(Person).where(col(Person.cohort_id) == "south"))
+        ).first()
+        assert person is not None and person.id is not None
+        moment = weeks[1].start + timedelta(hours=30)
+        checkin = await create_checkin(
+            session,
+            person_id=person.id,
+            programme_id="routing",
+            cohort_id="south",
+            kind="scheduled",
+            slot="import:1",
+            scheduled_for=moment,
+            expires_at=None,
+        )
+        assert checkin is not None and checkin.id is not None
+        await set_checkin_status(session, checkin.id, "sent", sent_at=moment)
+        await save_answer(session, checkin, "no", moment)
+    assert await counted() == await _naive(pilot, weeks)
 
 
 async def test_written_themes_counted_in_sql_equal_the_placement_of_every_text(

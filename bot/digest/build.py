@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -34,6 +36,7 @@ from bot.themes.changes import (
     Marker,
     TeamSeries,
     ThemeSeries,
+    load_statistics,
     ranked,
     team_changes,
     theme_changes,
@@ -41,6 +44,7 @@ from bot.themes.changes import (
 from bot.themes.placing import PLACE_WEEKS, PlacedText, Placement, update_themes
 from bot.themes.view import ThemeWindow, WrittenTheme, in_window, summarise
 from storage.reports import (
+    FreeText,
     OutcomeCounts,
     Window,
     category_counts,
@@ -49,7 +53,6 @@ from storage.reports import (
     day30_people,
     free_texts,
     theme_updates,
-    week_counts,
 )
 from storage.themes import (
     newest_theme_texts,
@@ -60,6 +63,7 @@ from storage.themes import (
     unplaced_count,
     writers_outside,
 )
+from storage.week_counts import week_counts
 
 SERIES_WEEKS = 12
 """Weeks in a digest's trend chart."""
@@ -108,10 +112,21 @@ async def scope_themes(
     """The fixed answers of a window with at least k contributors."""
     k = effective_k(config.settings.anonymity_k)
     counts = await category_counts(session, scope.programme_id, window, scope.cohorts)
-    texts = await free_texts(session, scope.programme_id, window, scope.cohorts)
+    shown = {(c.family, c.category) for c in counts if c.contributors >= k}
+    newest: dict[tuple[str, str], list[FreeText]] = {}
+    for text in sorted(
+        await free_texts(session, scope.programme_id, window, scope.cohorts),
+        key=lambda text: text.created_at,
+        reverse=True,
+    ):
+        kept = newest.setdefault((text.family, text.category), [])
+        if (text.family, text.category) in shown and len(kept) < QUOTE_TEXTS:
+            kept.append(text)
     scrubber = await scrubber_for(session, config)
-    # Known names and identifiers leave the words before any is quoted.
-    return all_themes(counts, scrubber.texts(texts), k)
+    # Known names and identifiers leave the words before any is quoted; only the
+    # newest words of the answers shown can be quoted, so only they are scrubbed.
+    texts = scrubber.texts([text for kept in newest.values() for text in kept])
+    return all_themes(counts, texts, k)
 
 
 async def written_themes(
@@ -192,6 +207,13 @@ async def counted_trends(
         )
         for theme in shown.shown
     ]
+
+
+def _load_statistics() -> asyncio.Future[None] | None:
+    """Start importing the change tests' statistics in a thread, beside the SQL."""
+    if "scipy.stats" in sys.modules:
+        return None
+    return asyncio.ensure_future(asyncio.to_thread(load_statistics))
 
 
 def _complete(weeks: Sequence[IsoWeek], now: datetime | None, zone: ZoneInfo) -> int:
@@ -493,6 +515,7 @@ async def build_digest(
     Returns:
         The digest data, with nothing in it that identifies a person.
     """
+    statistics = _load_statistics()
     k = effective_k(config.settings.anonymity_k)
     programme = config.programmes[scope.programme_id]
     zone = programme_zone(config, scope.programme_id)
@@ -540,6 +563,8 @@ async def build_digest(
     complete = weeks[: _complete(weeks, now, zone)]
     changes: list[Change] = []
     marks: tuple[TimelineMark, ...] = ()
+    if statistics is not None:
+        await statistics
     if len(complete) >= 2:
         markers, marks = await _timeline(session, scope.programme_id, weeks, zone)
         labels = [str(w) for w in complete]
@@ -618,6 +643,7 @@ async def build_trends(
         last: the last week shown: callers pass the last complete one, so the
             unfinished week is never reported as a result.
     """
+    statistics = _load_statistics()
     k = effective_k(config.settings.anonymity_k)
     programme = config.programmes[programme_id]
     zone = programme_zone(config, programme_id)
@@ -649,6 +675,8 @@ async def build_trends(
     markers, marks = await _timeline(session, programme_id, weeks, zone)
     labels = [str(week) for week in weeks]
     series = await counted_trends(session, programme_id, written, weeks, zone)
+    if statistics is not None:
+        await statistics
     changes = theme_changes(series, labels, markers)
     teams = [
         TeamSeries(cohort.name, tuple(point.counts for point in cohort.points))

@@ -1,4 +1,4 @@
-"""digestscale: indexes for a digest's time ranges (check-ins asked, texts with words)
+"""digestscale: the week-count cache, indexes for time ranges and for texts with words
 
 Revision ID: 0008_digestscale
 Revises: 0007
@@ -8,6 +8,7 @@ Create Date: 2026-11-29 08:00:00.000000
 from __future__ import annotations
 
 import sqlalchemy as sa
+import sqlmodel
 from alembic import op
 
 revision = '0008_digestscale'
@@ -25,6 +26,18 @@ WORDS = (
 
 
 def upgrade() -> None:
+    op.create_table(
+        'weekcount',
+        sa.Column('id', sa.Integer(), nullable=False),
+        sa.Column('programme_id', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+        sa.Column('week_start', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+        sa.Column('week_end', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+        sa.Column('teams', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+        sa.Column('fingerprint', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+        sa.Column('counts', sa.JSON(), nullable=False),
+        sa.PrimaryKeyConstraint('id'),
+        sa.UniqueConstraint('programme_id', 'week_start', 'week_end', 'teams'),
+    )
     op.create_index(
         'ix_checkin_programme_sent',
         'checkin',
@@ -49,3 +62,5 @@ def downgrade() -> None:
         op.drop_index(name, table_name=table)
     op.drop_index('ix_themetext_programme_created', table_name='themetext')
     op.drop_index('ix_checkin_programme_sent', table_name='checkin')
+    op.drop_table('weekcount')
+
