@@ -113,6 +113,7 @@ class CheckIn(SQLModel, table=True):
             "answered_at",
             "kind",
             "cohort_id",
+            "person_id",
         ),
     )
 

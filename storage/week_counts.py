@@ -71,6 +71,39 @@ def _print_columns() -> list[Any]:
     ]
 
 
+def _grouped_prints(programme_id: str, weeks: Sequence[Window]) -> Any:
+    span = Window(min(w.start for w in weeks), max(w.end for w in weeks))
+    rows = _asked(
+        programme_id,
+        span,
+        True,
+        week_index(_asked_at(True), weeks).label("week"),
+        *[column.label(f"c{n}") for n, column in enumerate(_print_values())],
+    ).subquery()
+    values = [rows.c[f"c{n}"] for n in range(len(_print_values()))]
+    sums = [func.count(values[0]), *[func.coalesce(func.sum(v), 0) for v in values[1:4]]]
+    sums += [func.count(values[4]), *[func.coalesce(func.sum(v), 0) for v in values[5:]]]
+    return select_columns(rows.c.week, *sums).where(rows.c.week >= 0).group_by(rows.c.week)
+
+
+def _print_values() -> list[Any]:
+    """The per-row values `_print_columns` counts and sums, in the same order."""
+    code = case(
+        *[(col(Answer.outcome) == name, n + 1) for n, name in enumerate(OUTCOME_COLUMNS)],
+        else_=0,
+    )
+    return [
+        col(CheckIn.id),
+        col(CheckIn.id),
+        col(CheckIn.person_id),
+        func.length(col(CheckIn.cohort_id)) * col(CheckIn.id),
+        col(Answer.id),
+        col(Answer.id),
+        col(Answer.person_id),
+        code * col(Answer.id),
+    ]
+
+
 async def fingerprints(
     session: AsyncSession, programme_id: str, weeks: Sequence[Window]
 ) -> list[str]:
@@ -103,6 +136,10 @@ async def fingerprints(
     ).group_by(unsent.c.week)
     found: dict[int, str] = {}
     statement: Any = union_all(*sent) if len(sent) > 1 else sent[0]
+    if session.get_bind().dialect.name == "postgresql":
+        # PostgreSQL hashes a GROUP BY (no sort) and joins the answers by hash, where
+        # twelve SELECTs would each probe the answers row by row.
+        statement = _grouped_prints(programme_id, weeks)
     for row in await _rows(session, statement):
         found[int(row[0])] = ":".join(str(int(value)) for value in row[1:])
     for week, count, total, answers in await _rows(session, never_sent):

@@ -41,7 +41,7 @@ def upgrade() -> None:
     op.create_index(
         'ix_checkin_programme_sent',
         'checkin',
-        ['programme_id', 'sent_at', 'answered_at', 'kind', 'cohort_id'],
+        ['programme_id', 'sent_at', 'answered_at', 'kind', 'cohort_id', 'person_id'],
         unique=False,
     )
     op.create_index(
