@@ -137,6 +137,14 @@ COLUMNS = {
 }
 
 
+def _checkin(
+    n: int, person: int, cohort: str, kind: str, sent: datetime, answered: datetime | None
+) -> tuple[Any, ...]:
+    slot = "day30" if kind == "day30" else f"b:{n}"
+    status = "sent" if answered is None else "answered"
+    return (n, person, "bench", cohort, kind, slot, status, "", sent, sent, answered, "{}")
+
+
 def _generate(
     people: Sequence[tuple[int, str]], answers: int, vectors: list[bytes | None], encoder: str
 ) -> _Rows:
@@ -182,40 +190,10 @@ def _generate(
         person, cohort = people[rng.randrange(len(people))]
         sent = moments[n - 1] if n <= total else moments[-1]
         if rng.random() < 0.13:
-            rows.checkin.append(
-                (
-                    n,
-                    person,
-                    "bench",
-                    cohort,
-                    "scheduled",
-                    f"b:{n}",
-                    "sent",
-                    "",
-                    sent,
-                    sent,
-                    None,
-                    "{}",
-                )
-            )
+            rows.checkin.append(_checkin(n, person, cohort, "scheduled", sent, None))
             continue
         at = sent + timedelta(minutes=5)
-        rows.checkin.append(
-            (
-                n,
-                person,
-                "bench",
-                cohort,
-                "scheduled",
-                f"b:{n}",
-                "answered",
-                "",
-                sent,
-                sent,
-                at,
-                "{}",
-            )
-        )
+        rows.checkin.append(_checkin(n, person, cohort, "scheduled", sent, at))
         outcome = rng.choice(OUTCOMES)
         reason = rng.choice(NOT_USED) if outcome == "not_used" else ""
         words = rng.choice(WORDS) if reason == "other" else ""
@@ -241,22 +219,7 @@ def _generate(
     last_start = naive(weeks[-1][0])
     for index, (person, cohort) in enumerate(people):
         n += 1
-        rows.checkin.append(
-            (
-                n,
-                person,
-                "bench",
-                cohort,
-                "day30",
-                "day30",
-                "answered",
-                "",
-                last_start,
-                last_start,
-                last_start,
-                "{}",
-            )
-        )
+        rows.checkin.append(_checkin(n, person, cohort, "day30", last_start, last_start))
         rows.day30response.append((index + 1, n, person, rng.choice(FEELINGS), "", last_start))
     return rows
 

@@ -31,6 +31,10 @@ EVERY_TEAM = "*"
 Counted = dict[tuple[int, str], OutcomeCounts]
 
 
+def _span(weeks: Sequence[Window]) -> Window:
+    return Window(min(w.start for w in weeks), max(w.end for w in weeks))
+
+
 def _asked(programme_id: str, span: Window, sent: bool, *columns: Any) -> Any:
     """A SELECT of `columns` over the check-ins asked in the span, joined to their answers.
 
@@ -72,7 +76,7 @@ def _print_columns() -> list[Any]:
 
 
 def _grouped_prints(programme_id: str, weeks: Sequence[Window]) -> Any:
-    span = Window(min(w.start for w in weeks), max(w.end for w in weeks))
+    span = _span(weeks)
     rows = _asked(
         programme_id,
         span,
@@ -118,7 +122,7 @@ async def fingerprints(
         for index, week in enumerate(weeks)
     ]
     # Check-ins never sent but answered: few, so one GROUP BY over the whole span.
-    span = Window(min(w.start for w in weeks), max(w.end for w in weeks))
+    span = _span(weeks)
     unsent = _asked(
         programme_id,
         span,
@@ -210,7 +214,7 @@ async def _count(
     both levels are summed from that, each counting respondents as distinct people
     (someone who moved team is one person in the week's total).
     """
-    span = Window(min(w.start for w in weeks), max(w.end for w in weeks))
+    span = _span(weeks)
     rows = union_all(
         *[
             _asked(
