@@ -7,6 +7,7 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, Column, Index, LargeBinary, UniqueConstraint
+from sqlalchemy import text as sql_text
 from sqlmodel import Field, SQLModel
 
 
@@ -101,7 +102,20 @@ class ConversationAddress(SQLModel, table=True):
 class CheckIn(SQLModel, table=True):
     """One question put to one person for one slot; the unique key makes sends exactly-once."""
 
-    __table_args__ = (UniqueConstraint("person_id", "kind", "slot"),)
+    __table_args__ = (
+        UniqueConstraint("person_id", "kind", "slot"),
+        # A digest's weeks: the check-ins a programme asked in a time range.
+        # Covering: counting a programme's weeks reads the index alone, never the rows.
+        Index(
+            "ix_checkin_programme_sent",
+            "programme_id",
+            "sent_at",
+            "answered_at",
+            "kind",
+            "cohort_id",
+            "person_id",
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     person_id: int = Field(foreign_key="person.id", index=True)
@@ -124,6 +138,16 @@ class CheckIn(SQLModel, table=True):
 class Answer(SQLModel, table=True):
     """The first tap of a check-in, plus the reason when the tool was not used."""
 
+    __table_args__ = (
+        # Only rows with words: what theme building reads (a partial index, on both databases).
+        Index(
+            "ix_answer_words",
+            "answered_at",
+            sqlite_where=sql_text("not_used_text != ''"),
+            postgresql_where=sql_text("not_used_text != ''"),
+        ),
+    )
+
     id: int | None = Field(default=None, primary_key=True)
     checkin_id: int = Field(foreign_key="checkin.id", unique=True)
     person_id: int = Field(foreign_key="person.id", index=True)
@@ -136,6 +160,16 @@ class Answer(SQLModel, table=True):
 class Workaround(SQLModel, table=True):
     """What a person did instead of using the tool."""
 
+    __table_args__ = (
+        # Only rows with words: what theme building reads (a partial index, on both databases).
+        Index(
+            "ix_workaround_words",
+            "created_at",
+            sqlite_where=sql_text("text != ''"),
+            postgresql_where=sql_text("text != ''"),
+        ),
+    )
+
     id: int | None = Field(default=None, primary_key=True)
     checkin_id: int | None = Field(default=None, foreign_key="checkin.id", unique=True)
     person_id: int = Field(foreign_key="person.id", index=True)
@@ -146,6 +180,16 @@ class Workaround(SQLModel, table=True):
 
 class Override(SQLModel, table=True):
     """Whether a person overrode a suggestion, and why."""
+
+    __table_args__ = (
+        # Only rows with words: what theme building reads (a partial index, on both databases).
+        Index(
+            "ix_override_words",
+            "created_at",
+            sqlite_where=sql_text("text != ''"),
+            postgresql_where=sql_text("text != ''"),
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     checkin_id: int | None = Field(default=None, foreign_key="checkin.id", unique=True)
@@ -158,6 +202,16 @@ class Override(SQLModel, table=True):
 
 class Day30Response(SQLModel, table=True):
     """The once-per-person "how would you feel if it went away" answer."""
+
+    __table_args__ = (
+        # Only rows with words: what theme building reads (a partial index, on both databases).
+        Index(
+            "ix_day30response_words",
+            "created_at",
+            sqlite_where=sql_text("change_first != ''"),
+            postgresql_where=sql_text("change_first != ''"),
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     checkin_id: int = Field(foreign_key="checkin.id", unique=True)
@@ -304,7 +358,13 @@ class ThemeText(SQLModel, table=True):
     this row refers to them by source and id and is erased with its writer.
     """
 
-    __table_args__ = (UniqueConstraint("source", "source_id"),)
+    __table_args__ = (
+        UniqueConstraint("source", "source_id"),
+        # A digest's theme counts: a programme's texts in a time range, by theme and writer.
+        Index(
+            "ix_themetext_programme_created", "programme_id", "created_at", "theme_id", "person_id"
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     programme_id: str = Field(max_length=64, index=True)
@@ -356,3 +416,27 @@ class UsageKey(SQLModel, table=True):
     fingerprint: str = Field(max_length=64)
     """SHA-256 of the report as read (so the same report re-sent with other spacing matches)."""
     created_at: datetime = Field(index=True)
+
+
+class WeekCount(SQLModel, table=True):
+    """A programme's counts of one week (per team, or for a set of teams), kept with the
+    fingerprint of the rows they were counted from.
+
+    A digest recounts a week only when its fingerprint changed (a late answer, a
+    `forget`, a check-in stored for a past week), so twelve weeks of a large programme
+    cost one streaming read instead of a twelve-week GROUP BY.
+    """
+
+    __table_args__ = (UniqueConstraint("programme_id", "week_start", "week_end", "teams"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    programme_id: str = Field(max_length=64)
+    week_start: datetime
+    week_end: datetime
+    teams: str = Field(max_length=64)
+    """"*": every team, one entry each; else the SHA-1 of a set of teams counted together."""
+    fingerprint: str = Field(max_length=200)
+    counts: dict[str, list[int]] = Field(
+        default_factory=dict, sa_column=Column(JSON, nullable=False)
+    )
+    """Team id ("" for no team; "*" the whole programme) -> OutcomeCounts fields in order."""

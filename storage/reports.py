@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Executable, and_, case, distinct, false, func, literal, true
+from sqlalchemy import Executable, and_, case, distinct, false, func, true
 from sqlalchemy import select as select_columns
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -103,7 +103,8 @@ async def _rows(session: AsyncSession, statement: Executable) -> list[tuple[Any,
     return [tuple(row) for row in (await connection.execute(statement)).all()]
 
 
-def _week_index(column: Any, weeks: Sequence[Window]) -> Any:
+def week_index(column: Any, weeks: Sequence[Window]) -> Any:
+    """The index of the week `column` falls in (-1: in none of them), as SQL."""
     return case(
         *[
             (and_(column >= week.start, column < week.end), index)
@@ -141,63 +142,12 @@ async def outcome_counts(
     Returns:
         Counts keyed by (index into `weeks`, cohort id or "" when not by cohort).
     """
-    if not weeks:
-        return {}
-    asked_at = func.coalesce(col(CheckIn.sent_at), col(CheckIn.answered_at))
-    low, high = min(week.start for week in weeks), max(week.end for week in weeks)
-    rows = (
-        select_columns(
-            _week_index(asked_at, weeks).label("week"),
-            (col(CheckIn.cohort_id) if by_cohort else literal("")).label("cohort"),
-            col(CheckIn.id).label("checkin_id"),
-            col(Answer.outcome).label("outcome"),
-            col(Answer.person_id).label("person_id"),
-        )
-        .select_from(CheckIn)
-        .outerjoin(Answer, col(Answer.checkin_id) == col(CheckIn.id))
-        .where(
-            col(CheckIn.programme_id) == programme_id,
-            col(CheckIn.kind) != "day30",
-            asked_at >= low,
-            asked_at < high,
-            _in_cohorts(CheckIn.cohort_id, cohorts),
-        )
-        .subquery()
+    from storage.week_counts import week_counts
+
+    totals, per_cohort = await week_counts(
+        session, programme_id, weeks, cohorts=cohorts, totals=not by_cohort, teams=by_cohort
     )
-    # Grouping on the subquery's column: PostgreSQL will not match a CASE repeated
-    # in SELECT and GROUP BY when each copy carries its own bound parameters.
-    outcome_sums = [
-        func.sum(case((rows.c.outcome == outcome, 1), else_=0)) for outcome in OUTCOME_COLUMNS
-    ]
-    respondents = func.count(
-        distinct(case((rows.c.outcome != "not_now", rows.c.person_id), else_=None))
-    )
-    statement = (
-        select_columns(
-            rows.c.week,
-            rows.c.cohort,
-            func.count(rows.c.checkin_id),
-            func.count(rows.c.outcome),
-            *outcome_sums,
-            respondents,
-        )
-        .where(rows.c.week >= 0)
-        .group_by(rows.c.week, rows.c.cohort)
-    )
-    result: dict[tuple[int, str], OutcomeCounts] = {}
-    for week, cohort, sent, answered, *outcomes, people in await _rows(session, statement):
-        helped, partly, no, not_used, not_now = (int(value or 0) for value in outcomes)
-        result[(int(week), str(cohort))] = OutcomeCounts(
-            sent=int(sent),
-            answered=int(answered),
-            helped=helped,
-            partly=partly,
-            no=no,
-            not_used=not_used,
-            not_now=not_now,
-            respondents=int(people),
-        )
-    return result
+    return per_cohort if by_cohort else totals
 
 
 def _checkin_scope(programme_id: str, cohorts: Sequence[str] | None) -> list[Any]:

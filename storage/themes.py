@@ -13,7 +13,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import case, func, literal, true, union_all, update
+from sqlalchemy import case, distinct, func, literal, literal_column, or_, true, union_all, update
 from sqlalchemy import select as select_columns
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -31,7 +31,7 @@ from storage.models import (
     ThemeText,
     Workaround,
 )
-from storage.reports import Window
+from storage.reports import Window, week_index
 
 
 class TextSource(StrEnum):
@@ -83,7 +83,8 @@ def _pool_statement(programme_id: str, window: Window, cohorts: Sequence[str] | 
                 _in_cohorts(CheckIn.cohort_id, cohorts),
                 created >= window.start,
                 created < window.end,
-                text != "",
+                # Written out, so the partial indexes of rows with words can be used.
+                text != literal_column("''"),
                 *extra,
             )
         )
@@ -351,3 +352,143 @@ async def lock_theme_building(session: AsyncSession, programme_id: str) -> None:
         return
     key = zlib.crc32(f"lastmile:themes:{programme_id}".encode())
     await _rows(session, select_columns(func.pg_advisory_xact_lock(key)))
+
+
+@dataclass(frozen=True)
+class ThemeTally:
+    """A live theme's texts in a window: distinct writers, texts, and texts per source."""
+
+    theme_id: int
+    people: int
+    texts: int
+    sources: tuple[tuple[str, int], ...]
+    """Texts per source, most first."""
+
+
+def _placed_in(programme_id: str, window: Window) -> list[Any]:
+    return [
+        col(ThemeText.programme_id) == programme_id,
+        col(ThemeText.created_at) >= window.start,
+        col(ThemeText.created_at) < window.end,
+    ]
+
+
+def _live(programme_id: str) -> Any:
+    live = select_columns(col(Theme.id)).where(
+        col(Theme.programme_id) == programme_id, col(Theme.merged_into).is_(None)
+    )
+    return col(ThemeText.theme_id).in_(live)
+
+
+async def theme_tallies(
+    session: AsyncSession, programme_id: str, window: Window
+) -> list[ThemeTally]:
+    """Every live theme's writers and texts in the window, counted in SQL (no words read).
+
+    Texts whose words the retention period erased still count, as in `erased_texts`.
+    """
+    scope = [*_placed_in(programme_id, window), _live(programme_id)]
+    theme = col(ThemeText.theme_id)
+    by_source = (
+        select_columns(theme, col(ThemeText.source), func.count())
+        .where(*scope)
+        .group_by(theme, col(ThemeText.source))
+    )
+    people = select_columns(theme, func.count(distinct(col(ThemeText.person_id)))).where(*scope)
+    sources: dict[int, list[tuple[str, int]]] = {}
+    for theme_id, source, count in await _rows(session, by_source):
+        sources.setdefault(int(theme_id), []).append((str(source), int(count)))
+    return [
+        ThemeTally(
+            int(theme_id),
+            int(count),
+            sum(n for _, n in sources[int(theme_id)]),
+            tuple(sorted(sources[int(theme_id)], key=lambda pair: (-pair[1], pair[0]))),
+        )
+        for theme_id, count in await _rows(session, people.group_by(theme))
+    ]
+
+
+async def writers_outside(
+    session: AsyncSession, programme_id: str, window: Window, theme_ids: Sequence[int]
+) -> int:
+    """Distinct people with a text in the window that is in none of the themes."""
+    theme = col(ThemeText.theme_id)
+    statement = select_columns(func.count(distinct(col(ThemeText.person_id)))).where(
+        *_placed_in(programme_id, window),
+        or_(theme.is_(None), theme.not_in(list(theme_ids))) if theme_ids else true(),
+    )
+    return int((await _rows(session, statement))[0][0])
+
+
+async def theme_people_by_week(
+    session: AsyncSession, programme_id: str, weeks: Sequence[Window], theme_ids: Sequence[int]
+) -> dict[tuple[int, int], int]:
+    """Distinct writers per (index into `weeks`, theme) for the themes, counted in SQL."""
+    if not weeks or not theme_ids:
+        return {}
+    span = Window(min(w.start for w in weeks), max(w.end for w in weeks))
+    rows = (
+        select_columns(
+            week_index(col(ThemeText.created_at), weeks).label("week"),
+            col(ThemeText.theme_id).label("theme"),
+            col(ThemeText.person_id).label("person"),
+        )
+        .where(*_placed_in(programme_id, span), col(ThemeText.theme_id).in_(list(theme_ids)))
+        .subquery()
+    )
+    statement = (
+        select_columns(rows.c.week, rows.c.theme, func.count(distinct(rows.c.person)))
+        .where(rows.c.week >= 0)
+        .group_by(rows.c.week, rows.c.theme)
+    )
+    return {(int(w), int(t)): int(n) for w, t, n in await _rows(session, statement)}
+
+
+_WORDS: dict[TextSource, tuple[Any, Any]] = {
+    TextSource.WORKAROUND: (Workaround, col(Workaround.text)),
+    TextSource.OVERRIDE: (Override, col(Override.text)),
+    TextSource.NOT_USED: (Answer, col(Answer.not_used_text)),
+    TextSource.NOTE: (Note, col(Note.text)),
+    TextSource.DAY30: (Day30Response, col(Day30Response.change_first)),
+}
+
+
+async def newest_theme_texts(
+    session: AsyncSession, programme_id: str, theme_id: int, window: Window, limit: int
+) -> list[PoolText]:
+    """The newest `limit` texts of a theme in the window whose words are kept, newest first.
+
+    Only these texts' words are read: what a digest quotes, never the whole pool.
+    """
+    statement = (
+        select_columns(
+            col(ThemeText.source),
+            col(ThemeText.source_id),
+            col(ThemeText.person_id),
+            col(ThemeText.cohort_id),
+            col(ThemeText.created_at),
+        )
+        .where(
+            *_placed_in(programme_id, window),
+            col(ThemeText.theme_id) == theme_id,
+            col(ThemeText.erased_at).is_(None),
+        )
+        # Texts written at the same moment keep the pool's order (source, then id).
+        .order_by(col(ThemeText.created_at).desc(), col(ThemeText.source), col(ThemeText.source_id))
+        .limit(limit)
+    )
+    placed = await _rows(session, statement)
+    words: dict[tuple[str, int], str] = {}
+    for source in {TextSource(row[0]) for row in placed}:
+        model, text = _WORDS[source]
+        ids = [int(row[1]) for row in placed if row[0] == source.value]
+        found = select_columns(model.id, text).where(model.id.in_(ids))
+        words |= {(source.value, int(i)): str(t or "") for i, t in await _rows(session, found)}
+    return [
+        PoolText(
+            TextSource(source), int(sid), int(person), str(cohort or ""), "", words[key], _aware(at)
+        )
+        for source, sid, person, cohort, at in placed
+        if words.get(key := (str(source), int(sid)))
+    ]

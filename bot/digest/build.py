@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -25,7 +27,7 @@ from bot.digest.model import (
     UpdateNote,
     WeekPoint,
 )
-from bot.digest.themes import ThemeGroup, all_themes
+from bot.digest.themes import ThemeGroup, all_themes, pick_quotes
 from bot.digest.weeks import IsoWeek, weeks_ending
 from bot.themes.changes import (
     BASELINE_WEEKS,
@@ -34,13 +36,15 @@ from bot.themes.changes import (
     Marker,
     TeamSeries,
     ThemeSeries,
+    load_statistics,
     ranked,
     team_changes,
     theme_changes,
 )
-from bot.themes.placing import PlacedText, Placement, update_themes
+from bot.themes.placing import PLACE_WEEKS, PlacedText, Placement, update_themes
 from bot.themes.view import ThemeWindow, WrittenTheme, in_window, summarise
 from storage.reports import (
+    FreeText,
     OutcomeCounts,
     Window,
     category_counts,
@@ -48,10 +52,18 @@ from storage.reports import (
     day30_counts,
     day30_people,
     free_texts,
-    outcome_counts,
     theme_updates,
 )
-from storage.themes import releases
+from storage.themes import (
+    newest_theme_texts,
+    releases,
+    theme_people_by_week,
+    theme_tallies,
+    themes_of,
+    unplaced_count,
+    writers_outside,
+)
+from storage.week_counts import week_counts
 
 SERIES_WEEKS = 12
 """Weeks in a digest's trend chart."""
@@ -100,10 +112,21 @@ async def scope_themes(
     """The fixed answers of a window with at least k contributors."""
     k = effective_k(config.settings.anonymity_k)
     counts = await category_counts(session, scope.programme_id, window, scope.cohorts)
-    texts = await free_texts(session, scope.programme_id, window, scope.cohorts)
+    shown = {(c.family, c.category) for c in counts if c.contributors >= k}
+    newest: dict[tuple[str, str], list[FreeText]] = {}
+    for text in sorted(
+        await free_texts(session, scope.programme_id, window, scope.cohorts),
+        key=lambda text: text.created_at,
+        reverse=True,
+    ):
+        kept = newest.setdefault((text.family, text.category), [])
+        if (text.family, text.category) in shown and len(kept) < QUOTE_TEXTS:
+            kept.append(text)
     scrubber = await scrubber_for(session, config)
-    # Known names and identifiers leave the words before any is quoted.
-    return all_themes(counts, scrubber.texts(texts), k)
+    # Known names and identifiers leave the words before any is quoted; only the
+    # newest words of the answers shown can be quoted, so only they are scrubbed.
+    texts = scrubber.texts([text for kept in newest.values() for text in kept])
+    return all_themes(counts, texts, k)
 
 
 async def written_themes(
@@ -113,6 +136,84 @@ async def written_themes(
     k = effective_k(config.settings.anonymity_k)
     placement = await update_themes(session, config, scope.programme_id, window.end)
     return placement, summarise(placement, window, scope.cohorts, k)
+
+
+QUOTE_TEXTS = 50
+"""A theme's quotes are picked from its newest texts of the window, this many at most."""
+
+
+async def counted_themes(
+    session: AsyncSession, config: LastmileConfig, programme_id: str, window: Window
+) -> ThemeWindow:
+    """A programme's written themes of the window, counted in SQL.
+
+    Texts not placed yet (the minute job places them soon after they are written) are
+    placed first; then only the counts are read, and the words of each shown theme's
+    newest texts to quote, never the whole pool of the last weeks.
+    """
+    span = Window(window.end - timedelta(weeks=PLACE_WEEKS), window.end)
+    if await unplaced_count(session, programme_id, span):
+        await update_themes(session, config, programme_id, window.end)
+    k = effective_k(config.settings.anonymity_k)
+    live = {
+        theme.id: theme
+        for theme in await themes_of(session, programme_id)
+        if theme.id is not None and theme.merged_into is None
+    }
+    scrubber = await scrubber_for(session, config)
+    themes: list[WrittenTheme] = []
+    for tally in await theme_tallies(session, programme_id, window):
+        theme = live[tally.theme_id]
+        quotes: tuple[str, ...] = ()
+        if tally.people >= k:
+            newest = scrubber.texts(
+                await newest_theme_texts(session, programme_id, tally.theme_id, window, QUOTE_TEXTS)
+            )
+            quotes = pick_quotes([(t.person_id, t.text) for t in newest], exclude=theme.label)
+        themes.append(
+            WrittenTheme(
+                tally.theme_id,
+                theme.slug,
+                theme.label,
+                tally.people,
+                tally.texts,
+                tally.sources,
+                quotes,
+            )
+        )
+    themes.sort(key=lambda theme: (-theme.people, -theme.texts, theme.slug))
+    shown = tuple(theme for theme in themes if theme.people >= k)
+    outside = await writers_outside(session, programme_id, window, [t.id for t in shown])
+    below = tuple(theme for theme in themes if theme.people < k)
+    return ThemeWindow(shown=shown, below=below, ungrouped=(), outside_people=outside)
+
+
+async def counted_trends(
+    session: AsyncSession,
+    programme_id: str,
+    shown: ThemeWindow,
+    weeks: Sequence[IsoWeek],
+    zone: ZoneInfo,
+) -> list[ThemeSeries]:
+    """People per week in each shown theme of the programme, counted in SQL."""
+    windows = [week.window(zone) for week in weeks]
+    ids = [theme.id for theme in shown.shown]
+    people = await theme_people_by_week(session, programme_id, windows, ids)
+    return [
+        ThemeSeries(
+            theme.slug,
+            theme.label,
+            tuple(people.get((index, theme.id), 0) for index in range(len(weeks))),
+        )
+        for theme in shown.shown
+    ]
+
+
+def _load_statistics() -> asyncio.Future[None] | None:
+    """Start importing the change tests' statistics in a thread, beside the SQL."""
+    if "scipy.stats" in sys.modules:
+        return None
+    return asyncio.ensure_future(asyncio.to_thread(load_statistics))
 
 
 def _complete(weeks: Sequence[IsoWeek], now: datetime | None, zone: ZoneInfo) -> int:
@@ -182,6 +283,9 @@ def _flags(changes: Sequence[Change]) -> dict[str, str]:
     return flags
 
 
+_SUMMED = ("sent", "answered", "helped", "partly", "no", "not_used", "not_now")
+
+
 class _WeekCounter:
     """A programme's counts per week, with each week's reporting groups decided once."""
 
@@ -195,12 +299,10 @@ class _WeekCounter:
         self.totals: dict[tuple[int, str], OutcomeCounts] = {}
         self.by_cohort: dict[tuple[int, str], OutcomeCounts] = {}
         self.groups: list[ReportingGroups] = []
-        self._merged: dict[tuple[int, tuple[str, ...]], OutcomeCounts] = {}
 
     async def load(self) -> None:
         programme = self.programme_id
-        self.totals = await outcome_counts(self.session, programme, self.windows)
-        self.by_cohort = await outcome_counts(self.session, programme, self.windows, by_cohort=True)
+        self.totals, self.by_cohort = await week_counts(self.session, programme, self.windows)
         self.groups = await reporting_groups(
             self.session,
             programme,
@@ -229,13 +331,11 @@ class _WeekCounter:
         group = self.groups[index].merged
         if group is None:
             return None
-        key = (index, group.cohorts)
-        if key not in self._merged:
-            counted = await outcome_counts(
-                self.session, self.programme_id, [self.windows[index]], cohorts=group.cohorts
-            )
-            self._merged[key] = counted.get((0, ""), OutcomeCounts())
-        return group, self._merged[key]
+        # The group's counts add up from its teams'; its respondents (distinct people,
+        # so someone who moved between its teams is one) were counted to choose it.
+        teams = [self.cohort(index, cohort_id) for cohort_id in group.cohorts]
+        summed = {name: sum(getattr(counts, name) for counts in teams) for name in _SUMMED}
+        return group, OutcomeCounts(**summed, respondents=group.people)
 
     def series(self, weeks: Sequence[IsoWeek]) -> tuple[WeekPoint, ...]:
         return tuple(WeekPoint(str(week), self.visible_total(i)) for i, week in enumerate(weeks))
@@ -415,6 +515,7 @@ async def build_digest(
     Returns:
         The digest data, with nothing in it that identifies a person.
     """
+    statistics = _load_statistics()
     k = effective_k(config.settings.anonymity_k)
     programme = config.programmes[scope.programme_id]
     zone = programme_zone(config, scope.programme_id)
@@ -424,10 +525,14 @@ async def build_digest(
     current, previous = len(weeks) - 1, len(weeks) - 2
     groups = counter.groups[current]
     themes_in = theme_window(week, zone)
-    placement, programme_written = await written_themes(
-        session, config, Scope(scope.programme_id), themes_in
-    )
     team = scope.cohort_id
+    placement: Placement | None = None
+    if team is None:
+        programme_written = await counted_themes(session, config, scope.programme_id, themes_in)
+    else:
+        placement, programme_written = await written_themes(
+            session, config, Scope(scope.programme_id), themes_in
+        )
     if team is None:
         rows = await _cohort_rows(counter, current, previous, config)
         counts, before = counter.visible_total(current), counter.visible_total(previous)
@@ -447,6 +552,7 @@ async def build_digest(
             ),
         )
     else:
+        assert placement is not None
         rows = []
         counts, before = counter.team_point(current, team), counter.team_point(previous, team)
         series = counter.team_series(weeks, team)
@@ -457,17 +563,21 @@ async def build_digest(
     complete = weeks[: _complete(weeks, now, zone)]
     changes: list[Change] = []
     marks: tuple[TimelineMark, ...] = ()
+    if statistics is not None:
+        await statistics
     if len(complete) >= 2:
         markers, marks = await _timeline(session, scope.programme_id, weeks, zone)
         labels = [str(w) for w in complete]
         if team is None:
-            changes = theme_changes(
-                theme_trends(placement, programme_written, complete, zone, None), labels, markers
+            series_of = await counted_trends(
+                session, scope.programme_id, programme_written, complete, zone
             )
+            changes = theme_changes(series_of, labels, markers)
             teams = _team_series(counter, complete, config)
             totals = [counter.visible_total(i) for i in range(len(complete))]
             changes += team_changes(teams, totals, labels, markers, k)
         elif groups.shows_alone(team):
+            assert placement is not None
             changes = _team_theme_changes(
                 placement, view.written, complete, zone, counter.groups, team, markers
             )
@@ -533,6 +643,7 @@ async def build_trends(
         last: the last week shown: callers pass the last complete one, so the
             unfinished week is never reported as a result.
     """
+    statistics = _load_statistics()
     k = effective_k(config.settings.anonymity_k)
     programme = config.programmes[programme_id]
     zone = programme_zone(config, programme_id)
@@ -560,12 +671,12 @@ async def build_trends(
     ]
     if any(point.counts is not None for point in other):
         trends.append(CohortTrend(None, "", tuple(other)))
-    placement, written = await written_themes(
-        session, config, Scope(programme_id), theme_window(last, zone)
-    )
+    written = await counted_themes(session, config, programme_id, theme_window(last, zone))
     markers, marks = await _timeline(session, programme_id, weeks, zone)
     labels = [str(week) for week in weeks]
-    series = theme_trends(placement, written, weeks, zone, None)
+    series = await counted_trends(session, programme_id, written, weeks, zone)
+    if statistics is not None:
+        await statistics
     changes = theme_changes(series, labels, markers)
     teams = [
         TeamSeries(cohort.name, tuple(point.counts for point in cohort.points))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -134,8 +135,10 @@ async def digest_command(turn: Turn, args: str) -> list[Reply]:
             example = f"{scope.cohort_id or scope.programme_id} {this_week.shifted(-1)}"
             return [Text(turn.w("digest.future_week", week=str(chosen), example=example))]
         digest = await build_digest(turn.session, turn.config, scope, chosen, turn.now)
+        # Drawing the chart is CPU work (and imports matplotlib the first time): a thread.
+        drawn = await asyncio.to_thread(digest_report, digest, turn.w)
         report = await with_report_link(
-            digest_report(digest, turn.w),
+            drawn,
             turn.links,
             ReportScope(scope.programme_id, scope.cohort_id),
             turn.w,
@@ -166,7 +169,7 @@ async def trends_command(turn: Turn, args: str) -> list[Reply]:
         # Complete weeks only: the week under way is no result yet.
         last = last_complete_week(turn.now, programme_zone(turn.config, programme))
         trends = await build_trends(turn.session, turn.config, programme, last, weeks)
-        replies.append(trends_report(trends, turn.w))
+        replies.append(await asyncio.to_thread(trends_report, trends, turn.w))
     return replies
 
 

@@ -33,6 +33,7 @@ from typing import TypeVar
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.reports import OutcomeCounts, Window, outcome_counts
+from storage.week_counts import week_counts
 
 NO_TEAM = ""
 """The cohort id standing for check-ins with no team: never shown alone."""
@@ -160,10 +161,11 @@ async def reporting_groups(
     Returns:
         One `ReportingGroups` per week, in the order given.
     """
-    if by_cohort is None:
-        by_cohort = await outcome_counts(session, programme_id, weeks, by_cohort=True)
-    if totals is None:
-        totals = await outcome_counts(session, programme_id, weeks)
+    if by_cohort is None or totals is None:
+        # One pass gives both breakdowns.
+        counted_totals, counted_teams = await week_counts(session, programme_id, weeks)
+        by_cohort = counted_teams if by_cohort is None else by_cohort
+        totals = counted_totals if totals is None else totals
     result: list[ReportingGroups] = []
     for index, week in enumerate(weeks):
         people = {cid: c.respondents for (i, cid), c in by_cohort.items() if i == index}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -53,9 +54,9 @@ async def queue_weekly_digest(runtime: Runtime, programme_id: str, now: datetime
         digest = await build_digest(session, runtime.config, Scope(programme_id), week, now)
         # The programme's channel reads it in the programme's language.
         w = runtime.wordings.get(runtime.config.programme_locale(programme_id))
-        report = await with_report_link(
-            digest_report(digest, w), runtime.links, ReportScope(programme_id), w, session
-        )
+        # Drawing the chart is CPU work (and imports matplotlib the first time): a thread.
+        drawn = await asyncio.to_thread(digest_report, digest, w)
+        report = await with_report_link(drawn, runtime.links, ReportScope(programme_id), w, session)
         queued = await enqueue(
             session,
             dedupe_key=key,

@@ -77,6 +77,12 @@ class Change:
     values: dict[str, str | int] = field(default_factory=dict)
 
 
+def load_statistics() -> None:
+    """Import scipy.stats: about 2 s and 50 MB the first time, so callers run it in a
+    worker thread (`asyncio.to_thread`), never on the event loop; then it is loaded."""
+    import scipy.stats  # type: ignore[import-untyped,unused-ignore]  # noqa: F401
+
+
 def _poisson_p(count: int, others: int, share: float) -> float:
     """p-value of `count` out of count + others when its expected share is `share`."""
     from scipy.stats import binomtest  # type: ignore[import-untyped,unused-ignore]
