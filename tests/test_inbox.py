@@ -184,3 +184,29 @@ async def test_someone_else_cannot_answer_your_checkin(runtime: Runtime) -> None
     assert await rows(runtime, Answer) == []
     (checkin,) = await rows(runtime, CheckIn)
     assert checkin.status == "sent"
+
+
+async def test_one_failing_event_in_a_group_lets_the_others_commit(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = runtime.engine
+    receive = engine.receive
+
+    async def failing_for_ana(session: Any, inbound: Inbound) -> Any:
+        handled = await receive(session, inbound)  # ana's writes are in the shared transaction
+        if inbound.person_key == "local:ana":
+            raise RuntimeError("a bug on this one event")
+        return handled
+
+    monkeypatch.setattr(engine, "receive", failing_for_ana)
+    await runtime.inbox.store(note("Ana's note", "ev-ana"))
+    await runtime.inbox.store(note("Ben's note", "ev-ben", user="ben"))
+
+    assert await runtime.inbox.worker.handle_due() == 2  # both in one group
+
+    assert [n.text for n in await rows(runtime, Note)] == ["Ben's note"]
+    [ana] = await rows(runtime, InboxEvent, event_id="ev-ana")
+    [ben] = await rows(runtime, InboxEvent, event_id="ev-ben")
+    assert (ana.status, ana.attempts) == ("pending", 1)
+    assert ben.status == "done"
+    assert [m.inbox_id for m in await rows(runtime, OutboxMessage)] == [ben.id]
