@@ -60,8 +60,10 @@ MAX_ATTEMPTS = 5
 hold a person's later events back for ever."""
 ANSWER_POLL_SECONDS = 0.2
 GROUP = 16
-"""Events handled in one transaction at most. Larger groups commit less often, but on
-SQLite an acknowledgement waits for the group in progress to commit."""
+"""Events handled in one transaction at most on PostgreSQL (groups run side by side)."""
+SQLITE_GROUP = 4
+"""On SQLite: an acknowledgement waits for the group in progress to commit (one writer),
+so groups stay short there."""
 HANDLED_KEPT = timedelta(days=3)
 """How long a handled event's id is kept: platforms redeliver within minutes (Slack
 retries three times within an hour)."""
@@ -215,12 +217,14 @@ class InboxWorker(Passes):
         interval: float = 1.0,
         batch: int = 100,
         concurrency: int | None = None,
-        group: int = GROUP,
+        group: int | None = None,
     ) -> None:
         super().__init__(interval)
         self.runtime = runtime
         self.on_replies = on_replies
         self.batch = batch
+        if group is None:
+            group = SQLITE_GROUP if runtime.db.is_sqlite else GROUP
         self.group = group
         self.owner = process_name()
         self.leases = LeaseKeeper(self._renew, runtime.clock, lease)
