@@ -36,6 +36,7 @@ from bot.replies import Choices, Replace, Reply, Text, TextRequest
 from bot.turn import person_timezone
 from bot.wording import Wording
 from storage.checkins import (
+    checkin_and_state,
     create_checkin,
     get_checkin,
     latest_open_checkin,
@@ -46,7 +47,7 @@ from storage.checkins import (
     save_workaround,
 )
 from storage.db import tally
-from storage.models import CheckIn, CheckInKind, CheckInStatus, Person
+from storage.models import CheckIn, CheckInKind, CheckInStatus, ConversationState, Person
 from storage.people import clear_state, get_state, put_state
 
 logger = logging.getLogger(__name__)
@@ -175,7 +176,10 @@ async def _persist(
 async def current_state(session: AsyncSession, person_id: int) -> FlowState | None:
     """The flow step the person is at, rebuilt from storage (None for none, or a step
     this version of lastmile no longer has)."""
-    row = await get_state(session, person_id)
+    return _rebuilt(await get_state(session, person_id))
+
+
+def _rebuilt(row: ConversationState | None) -> FlowState | None:
     if row is None or row.checkin_id is None:
         return None
     data = dict(row.data)
@@ -268,10 +272,12 @@ async def advance(
     A tap on someone else's check-in, an expired one or an already-answered step
     changes nothing.
     """
-    checkin = await get_checkin(session, checkin_id)
-    if checkin is None or checkin.person_id != person.id:
+    assert person.id is not None
+    found = await checkin_and_state(session, checkin_id, person.id)
+    if found is None:
         return []
-    state = await current_state(session, checkin.person_id)
+    checkin, stored = found
+    state = _rebuilt(stored)
     before: list[Reply] = []
     if state is None or state.checkin_id != checkin_id:
         fresh = initial_state(checkin, config, person_timezone(person, config))
@@ -291,7 +297,9 @@ async def advance(
     for record in transition.records:
         if not await _apply(session, checkin, record, now):
             return [Text(w("checkin.already_answered"))]
-    await _persist(session, checkin.person_id, transition.state, now)
+    if transition.state is not None or stored is not None:
+        # A first tap that also ends the check-in ("it helped") has no step to forget.
+        await _persist(session, checkin.person_id, transition.state, now)
     return [*before, *transition.replies]
 
 

@@ -5,7 +5,8 @@ platform only once the row is committed (a 5xx when it cannot be). `InboxWorker`
 handles stored rows: a person's in the order they arrived, different people at once,
 under short leases kept alive while it works, so a restarted process or another
 replica finishes what a dead one started. Handling an event, queueing its replies in
-the outbox and marking it done are one transaction: an event counts once.
+the outbox and marking it done are one transaction (which a group of different people's
+events share, one commit for all): an event counts once.
 """
 
 from __future__ import annotations
@@ -21,14 +22,17 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from sqlmodel.ext.asyncio.session import AsyncSession
+
 from bot.engine import Clock, Handled
 from bot.leases import LEASE, LeaseKeeper
 from bot.outgoing import payload_of
 from bot.passes import Passes
 from bot.platform import Connection, Inbound
 from bot.safe_logs import failure
-from storage.db import Database
+from storage.db import DATABASE_UNAVAILABLE, Database
 from storage.inbox import (
+    Finished,
     NewEvent,
     claim_heads,
     finish,
@@ -39,7 +43,7 @@ from storage.inbox import (
     store_events,
 )
 from storage.models import InboxEvent
-from storage.outbox import enqueue, release_replies
+from storage.outbox import NewMessage, enqueue_many, release_replies
 
 if TYPE_CHECKING:
     from bot.runtime import Runtime
@@ -55,6 +59,11 @@ MAX_ATTEMPTS = 5
 """Handling that raised this often is given up (logged), so one bad payload cannot
 hold a person's later events back for ever."""
 ANSWER_POLL_SECONDS = 0.2
+GROUP = 16
+"""Events handled in one transaction at most on PostgreSQL (groups run side by side)."""
+SQLITE_GROUP = 4
+"""On SQLite: an acknowledgement waits for the group in progress to commit (one writer),
+so groups stay short there."""
 HANDLED_KEPT = timedelta(days=3)
 """How long a handled event's id is kept: platforms redeliver within minutes (Slack
 retries three times within an hour)."""
@@ -185,6 +194,15 @@ class LeaseLost(Exception):
     """Another process took the event over while this one worked on it."""
 
 
+@dataclass(frozen=True)
+class _Work:
+    """A claimed event, read and ready for the engine."""
+
+    row: InboxEvent
+    platform: Connection
+    inbound: Inbound | None
+
+
 class InboxWorker(Passes):
     """Handles stored inbound events for every platform connected in this process."""
 
@@ -199,16 +217,21 @@ class InboxWorker(Passes):
         interval: float = 1.0,
         batch: int = 100,
         concurrency: int | None = None,
+        group: int | None = None,
     ) -> None:
         super().__init__(interval)
         self.runtime = runtime
         self.on_replies = on_replies
         self.batch = batch
+        if group is None:
+            group = SQLITE_GROUP if runtime.db.is_sqlite else GROUP
+        self.group = group
         self.owner = process_name()
         self.leases = LeaseKeeper(self._renew, runtime.clock, lease)
-        # SQLite has one writer, so people are handled one after another there.
+        # SQLite has one writer, so groups are handled one after another there.
         if concurrency is None:
             concurrency = 1 if runtime.db.is_sqlite else 8
+        self.concurrency = concurrency
         self._slots = asyncio.Semaphore(concurrency)
         self._answers: dict[int, asyncio.Future[dict[str, Any]]] = {}
 
@@ -245,71 +268,142 @@ class InboxWorker(Passes):
         if not rows:
             return 0
         self.leases.hold(row.id for row in rows if row.id is not None)
-        await asyncio.gather(*(self._handle_one(row) for row in rows))
+        # Profiles come from the platform's API: people are looked up side by side,
+        # only their transactions take turns.
+        ready = await asyncio.gather(*(self._prepare(row) for row in rows))
+        work = [item for item in ready if item is not None]
+        await asyncio.gather(*(self._handle_group(group) for group in self._groups(work)))
         return len(rows)
 
     async def _handle_one(self, row: InboxEvent) -> None:
+        """Handle one claimed event in a transaction of its own."""
+        work = await self._prepare(row)
+        if work is not None:
+            await self._handle_group([work])
+
+    def _groups(self, work: list[_Work]) -> list[list[_Work]]:
+        """Split the claimed events into transactions: at most `group` each, and on
+        PostgreSQL spread over the concurrent slots."""
+        if not work:
+            return []
+        size = min(self.group, -(-len(work) // self.concurrency))
+        return [work[start : start + size] for start in range(0, len(work), size)]
+
+    async def _prepare(self, row: InboxEvent) -> _Work | None:
+        """What the stored payload means, with what its platform adds (before any
+        transaction: it may call the network). None when it cannot be read."""
         assert row.id is not None
         try:
-            result = await self._handle(row)
-        except LeaseLost:
-            logger.info("inbox event taken over by another process", extra={"inbox_id": row.id})
-            return
+            platform = self.runtime.platforms[row.platform]
+            inbound = platform.plugin.translate(row.payload)
+            if inbound is not None:
+                inbound = await platform.enrich(inbound)
         except Exception as error:
             await self._failed(row, error)
-            return
-        finally:
             self.leases.release([row.id])
-        logger.debug("inbox event handled", extra={"inbox_id": row.id})
-        future = self._answers.pop(row.id, None)
-        if future is not None and not future.done():
-            future.set_result(result)
+            return None
+        return _Work(row, platform, inbound)
 
-    async def _handle(self, row: InboxEvent) -> dict[str, Any]:
-        assert row.id is not None
-        platform = self.runtime.platforms[row.platform]
-        inbound = platform.plugin.translate(row.payload)
-        if inbound is not None:
-            # Profiles come from the platform's API: people are looked up side by side,
-            # only their transactions take turns.
-            inbound = await platform.enrich(inbound)
-        async with self._slots, self.runtime.db.session() as session:
-            now = self.runtime.clock()
-            handled = Handled([], None)
-            if inbound is not None:
-                handled = await self.runtime.engine.receive(session, inbound)
-            result, replies = _split(platform, inbound, handled)
-            queued = False
-            if inbound is not None and (replies or (inbound.event is None and inbound.context)):
-                queued = await enqueue(
-                    session,
-                    dedupe_key=f"reply:{row.id}",
-                    platform=row.platform,
-                    purpose="reply",
-                    payload={**payload_of(replies, handled.locale), "context": inbound.context},
-                    now=now,
-                    not_before=now + HOLD_FOLLOW_UPS if inbound.answer_now else now,
-                    person_id=handled.person_id,
-                    destination=inbound.conversation,
-                    inbox_id=row.id,
-                )
-            if not await finish(
-                session,
-                row.id,
-                self.owner,
-                now,
-                result=result,
-                forget_person=handled.person_id is None,
-            ):
+    async def _handle_group(self, group: list[_Work]) -> None:
+        async with self._slots:
+            try:
+                await self._settle(group)
+            finally:
+                self.leases.release(work.row.id for work in group if work.row.id is not None)
+
+    async def _settle(self, group: list[_Work]) -> None:
+        """Handle a group in one transaction; when that fails, each event in its own.
+
+        One commit for several people's events lets the worker keep up with a burst:
+        a transaction per event costs its begin, its commit and (on SQLite) its turn
+        at the writer lock each time. An event that fails spoils the shared
+        transaction, so the group goes again one event per transaction: the rest
+        commit, and only the failing one is retried or given up. When the database
+        itself is away, none would commit: each is given back as failed at once.
+        """
+        try:
+            finished = await self._commit(group)
+        except Exception as error:
+            if len(group) > 1 and not isinstance(error, DATABASE_UNAVAILABLE):
+                for work in group:
+                    await self._settle([work])
+                return
+            for work in group:
+                if isinstance(error, LeaseLost):
+                    logger.info(
+                        "inbox event taken over by another process",
+                        extra={"inbox_id": work.row.id},
+                    )
+                else:
+                    await self._failed(work.row, error)
+            return
+        for done in finished:
+            logger.debug("inbox event handled", extra={"inbox_id": done.event_id})
+            future = self._answers.pop(done.event_id, None)
+            if future is not None and not future.done():
+                future.set_result(done.result)
+
+    async def _commit(self, group: list[_Work]) -> list[Finished]:
+        """Handle the group's events in one transaction: each through the engine, then
+        their replies queued and the events marked done, a statement for all.
+
+        Raises:
+            LeaseLost: another process holds one of the events now.
+        """
+        now = self.runtime.clock()
+        # The inbox rows this commit marks done were stored durably, so it may be
+        # replayed after a crash, unless the platform hears its answer straight away.
+        db = self.runtime.db
+        answers_now = any(work.inbound is not None and work.inbound.answer_now for work in group)
+        transaction = db.session() if answers_now else db.replayable_session()
+        async with transaction as session:
+            handled = [await self._handle(session, work, now) for work in group]
+            replies = [reply for _done, reply in handled if reply is not None]
+            queued = await enqueue_many(session, replies, now) if replies else set()
+            finished = [done for done, _reply in handled]
+            if not await finish(session, finished, self.owner, now):
                 raise LeaseLost
-        if queued and not (inbound is not None and inbound.answer_now):
+        if any(reply.dedupe_key in queued and reply.not_before <= now for reply in replies):
             self.on_replies()
-        return result
+        return finished
+
+    async def _handle(
+        self, session: AsyncSession, work: _Work, now: datetime
+    ) -> tuple[Finished, NewMessage | None]:
+        """Handle one event in the group's transaction.
+
+        Returns:
+            How it ended (with what the platform's immediate answer carries), and the
+            replies to queue, if any.
+        """
+        row, platform, inbound = work.row, work.platform, work.inbound
+        assert row.id is not None
+        handled = Handled([], None)
+        if inbound is not None:
+            handled = await self.runtime.engine.receive(session, inbound)
+        result, replies = _split(platform, inbound, handled)
+        done = Finished(row.id, result, forget_person=handled.person_id is None)
+        if inbound is None or not (replies or (inbound.event is None and inbound.context)):
+            return done, None
+        reply = NewMessage(
+            dedupe_key=f"reply:{row.id}",
+            platform=row.platform,
+            purpose="reply",
+            payload={**payload_of(replies, handled.locale), "context": inbound.context},
+            not_before=now + HOLD_FOLLOW_UPS if inbound.answer_now else now,
+            person_id=handled.person_id,
+            destination=inbound.conversation,
+            inbox_id=row.id,
+        )
+        return done, reply
 
     async def _failed(self, row: InboxEvent, error: Exception) -> None:
         assert row.id is not None
-        attempts = row.attempts + 1
-        give_up = attempts >= MAX_ATTEMPTS
+        # A database that was away says nothing about the payload: it is tried again
+        # for as long as it takes, and only the payload's own failures are counted.
+        counted = not isinstance(error, DATABASE_UNAVAILABLE)
+        attempts = row.attempts + int(counted)
+        give_up = counted and attempts >= MAX_ATTEMPTS
         logger.error(
             "inbox event %s (%s) failed on attempt %d%s: %s",
             row.id,
@@ -320,7 +414,7 @@ class InboxWorker(Passes):
             extra={"inbox_id": row.id},
         )
         now = self.runtime.clock()
-        retry_at = now + timedelta(seconds=min(2**attempts, 60))
+        retry_at = now + timedelta(seconds=min(2 ** max(attempts, 1), 60))
         try:
             async with self.runtime.db.session() as session:
                 await record_failure(
@@ -328,6 +422,7 @@ class InboxWorker(Passes):
                     row.id,
                     self.owner,
                     failure(error),
+                    counted=counted,
                     give_up=give_up,
                     now=now,
                     retry_at=retry_at,

@@ -13,6 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from storage.models import (
     Answer,
     CheckIn,
+    ConversationState,
     Day30Response,
     Note,
     Override,
@@ -112,6 +113,26 @@ async def latest_open_checkin(
 async def get_checkin(session: AsyncSession, checkin_id: int) -> CheckIn | None:
     """The check-in with this id."""
     return await session.get(CheckIn, checkin_id)
+
+
+async def checkin_and_state(
+    session: AsyncSession, checkin_id: int, person_id: int
+) -> tuple[CheckIn, ConversationState | None] | None:
+    """The person's check-in with this id and the flow step they are at, in one query.
+
+    Returns:
+        None when the check-in does not exist or is someone else's.
+    """
+    statement = (
+        select(CheckIn, ConversationState)
+        .outerjoin(ConversationState, col(ConversationState.person_id) == col(CheckIn.person_id))
+        .where(col(CheckIn.id) == checkin_id, col(CheckIn.person_id) == person_id)
+    )
+    found = (await session.exec(statement)).first()
+    if found is None:
+        return None
+    checkin, state = found
+    return checkin, state
 
 
 async def checkins_by_id(session: AsyncSession, checkin_ids: Sequence[int]) -> dict[int, CheckIn]:

@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -66,13 +66,14 @@ def sync_url(url: str) -> str:
     return parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any, synchronous: str = "FULL") -> None:
     # WAL lets the chat process read while `serve` writes; busy_timeout waits out a
     # concurrent writer instead of failing with "database is locked".
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute(f"PRAGMA synchronous={synchronous}")
     cursor.close()
 
 
@@ -84,6 +85,10 @@ def tally(session: AsyncSession, name: str, label: str = "", amount: int = 1) ->
     """
     if amount:
         session.info.setdefault(TALLIES, []).append((name, label, amount))
+
+
+def _sqlite_replayable_pragmas(dbapi_connection: Any, record: Any) -> None:
+    _sqlite_pragmas(dbapi_connection, record, synchronous="NORMAL")
 
 
 class _TurnLock:
@@ -137,6 +142,16 @@ class Database:
         )
         self.on_commit: list[Callable[[list[Tally]], None]] = []
         """Told what each committed transaction counted (`tally`), e.g. the metrics."""
+        # The inbox worker's commits need not wait for the disk (`replayable_session`):
+        # on SQLite they go through connections of their own, set so.
+        self._replayable = self._sessions
+        self._replayable_engine: AsyncEngine | None = None
+        if self.is_sqlite and make_url(self.url).database not in (None, "", ":memory:"):
+            self._replayable_engine = create_async_engine(self.url, hide_parameters=True)
+            event.listen(self._replayable_engine.sync_engine, "connect", _sqlite_replayable_pragmas)
+            self._replayable = async_sessionmaker(
+                self._replayable_engine, class_=AsyncSession, expire_on_commit=False
+            )
         # SQLite lets one transaction write at a time and makes the others wait in its
         # busy handler, which sleeps ever longer; within this process transactions take
         # turns on an asyncio lock instead and hand over at once.
@@ -168,6 +183,32 @@ class Database:
             self._committed(session)
 
     @asynccontextmanager
+    async def replayable_session(self) -> AsyncIterator[AsyncSession]:
+        """A session whose commit may return before it is on disk: for work that a
+        durable record replays after a crash (the inbox worker's, from the inbox row).
+
+        Only an operating-system crash or power cut can lose such a commit (a killed
+        process cannot): SQLite in WAL mode with synchronous=NORMAL, PostgreSQL with
+        synchronous_commit off. What it loses is a suffix of the log, and the next
+        durable commit of any session makes everything before it durable too: the
+        delivery loop claims replies in a durable commit before it sends them, so no
+        reply goes out whose handling could still be lost. A lost handling leaves its
+        inbox row pending, and it is handled again.
+        """
+        if self._turns is None:
+            async with self._sessions() as session:
+                async with session.begin():
+                    connection = await session.connection()
+                    await connection.execute(text("SET LOCAL synchronous_commit TO OFF"))
+                    yield session
+                self._committed(session)
+            return
+        async with self._turns.held(), self._replayable() as session:
+            async with session.begin():
+                yield session
+            self._committed(session)
+
+    @asynccontextmanager
     async def arrivals_session(self) -> AsyncIterator[AsyncSession]:
         """A session for storing what platforms send (the inbox), on its own connections."""
         if self._arrivals_engine is None:
@@ -186,5 +227,7 @@ class Database:
     async def dispose(self) -> None:
         """Close every pooled connection."""
         await self.engine.dispose()
+        if self._replayable_engine is not None:
+            await self._replayable_engine.dispose()
         if self._arrivals_engine is not None:
             await self._arrivals_engine.dispose()

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -144,40 +145,53 @@ async def renew_leases(
         )
 
 
+@dataclass(frozen=True)
+class Finished:
+    """An event handled: the answer its platform waits for, and whether the person's
+    key is dropped (someone lastmile keeps nothing about)."""
+
+    event_id: int
+    result: dict[str, Any] = field(default_factory=dict)
+    forget_person: bool = False
+
+
 async def finish(
-    session: AsyncSession,
-    event_id: int,
-    owner: str,
-    now: datetime,
-    *,
-    result: dict[str, Any] | None = None,
-    forget_person: bool = False,
+    session: AsyncSession, events: Sequence[Finished], owner: str, now: datetime
 ) -> bool:
-    """Mark an event handled, in the same transaction as what handling it stored.
+    """Mark events handled, in the same transaction as what handling them stored.
 
     The payload is dropped (what a person wrote now lives in the answer tables, which
     `forget` erases); the row stays as the record that makes a redelivery a no-op.
+    Events that end the same way are marked in one statement (a group's taps and notes
+    all carry an empty result).
 
     Returns:
-        False when this owner no longer holds the lease (another process took the
-        event over): the caller must roll back, or the event would count twice.
+        False when this owner no longer holds the lease on one of them (another
+        process took it over): the caller must roll back, or it would count twice.
     """
-    values: dict[str, Any] = {
-        "status": "done",
-        "handled_at": now,
-        "claimed_until": None,
-        "payload": {},
-        "result": result or {},
-    }
-    if forget_person:
-        values["person_key"] = ""
-    statement = (
-        update(INBOX)
-        .where(INBOX.c.id == event_id, INBOX.c.claimed_by == owner, INBOX.c.status == "pending")
-        .values(**values)
-        .returning(INBOX.c.id)
-    )
-    return (await session.exec(statement)).first() is not None
+    alike: dict[tuple[str, bool], list[int]] = {}
+    for event in events:
+        shape = (json.dumps(event.result, sort_keys=True), event.forget_person)
+        alike.setdefault(shape, []).append(event.event_id)
+    for (result, forget_person), ids in alike.items():
+        values: dict[str, Any] = {
+            "status": "done",
+            "handled_at": now,
+            "claimed_until": None,
+            "payload": {},
+            "result": json.loads(result),
+        }
+        if forget_person:
+            values["person_key"] = ""
+        statement = (
+            update(INBOX)
+            .where(INBOX.c.id.in_(ids), INBOX.c.claimed_by == owner, INBOX.c.status == "pending")
+            .values(**values)
+            .returning(INBOX.c.id)
+        )
+        if len((await session.exec(statement)).all()) != len(ids):
+            return False
+    return True
 
 
 async def record_failure(
@@ -186,13 +200,17 @@ async def record_failure(
     owner: str,
     error: str,
     *,
+    counted: bool = True,
     give_up: bool,
     now: datetime,
     retry_at: datetime,
 ) -> None:
-    """Handling raised: try again after `retry_at`, or stop (a payload that can never work)."""
+    """Handling raised: try again after `retry_at`, or stop (a payload that can never work).
+
+    An attempt that is not `counted` (the database was away) leaves the count as it was.
+    """
     values: dict[str, Any] = {
-        "attempts": INBOX.c.attempts + 1,
+        "attempts": INBOX.c.attempts + int(counted),
         "last_error": error[:500],
         "claimed_until": retry_at,
     }

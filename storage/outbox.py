@@ -65,6 +65,8 @@ class NewMessage:
     person_id: int | None = None
     destination: str = ""
     checkin_id: int | None = None
+    inbox_id: int | None = None
+    """The inbound event it answers (its replies wait for the platform's own answer)."""
 
 
 async def enqueue_many(

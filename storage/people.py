@@ -205,13 +205,20 @@ async def set_cohorts(session: AsyncSession, cohorts: Mapping[int, str | None]) 
 async def save_address(
     session: AsyncSession, person_id: int, platform: str, data: dict[str, Any], now: datetime
 ) -> None:
-    """Remember where to reach the person proactively (no write when it is unchanged)."""
-    known = await get_address(session, person_id)
-    if known is not None and known.platform == platform and known.data == data:
-        return
+    """Remember where to reach the person proactively.
+
+    One statement, run for every event a person sends: it writes only when the
+    address is new or has changed (compared as stored text; the adapters build it
+    the same way every time).
+    """
     values = {"person_id": person_id, "platform": platform, "data": data, "updated_at": now}
     await upsert(
-        session, ConversationAddress, values, ("person_id",), ("platform", "data", "updated_at")
+        session,
+        ConversationAddress,
+        values,
+        ("person_id",),
+        ("platform", "data", "updated_at"),
+        when_changed=("platform", "data"),
     )
 
 

@@ -11,11 +11,13 @@ from typing import Any
 from sqlalchemy import (
     String,
     Subquery,
+    Text,
     bindparam,
     cast,
     column,
     func,
     literal_column,
+    or_,
     select,
     true,
     type_coerce,
@@ -58,12 +60,25 @@ async def upsert(
     values: dict[str, Any],
     unique: Sequence[str],
     update: Sequence[str],
+    *,
+    when_changed: Sequence[str] = (),
 ) -> None:
-    """Insert a row, or update `update` columns of the row with the same unique key."""
+    """Insert a row, or update `update` columns of the row with the same unique key.
+
+    Args:
+        when_changed: update only when one of these columns differs from what is
+            stored (compared as text, so JSON too): nothing is written otherwise.
+    """
+    table = model.__table__  # type: ignore[attr-defined]
     statement = _insert(session, model).values(**values)
+    changed = [
+        cast(table.c[name], Text).is_distinct_from(cast(statement.excluded[name], Text))
+        for name in when_changed
+    ]
     statement = statement.on_conflict_do_update(
         index_elements=list(unique),
         set_={column: statement.excluded[column] for column in update},
+        where=or_(*changed) if changed else None,
     )
     await session.exec(statement)
 

@@ -8,6 +8,7 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
+from sqlalchemy.exc import OperationalError
 
 from adapters.local.inbound import tapped, typed
 from bot.events import Actor, Address, ChoiceMade, MessageReceived
@@ -184,3 +185,58 @@ async def test_someone_else_cannot_answer_your_checkin(runtime: Runtime) -> None
     assert await rows(runtime, Answer) == []
     (checkin,) = await rows(runtime, CheckIn)
     assert checkin.status == "sent"
+
+
+async def test_one_failing_event_in_a_group_lets_the_others_commit(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = runtime.engine
+    receive = engine.receive
+
+    async def failing_for_ana(session: Any, inbound: Inbound) -> Any:
+        handled = await receive(session, inbound)  # ana's writes are in the shared transaction
+        if inbound.person_key == "local:ana":
+            raise RuntimeError("a bug on this one event")
+        return handled
+
+    monkeypatch.setattr(engine, "receive", failing_for_ana)
+    await runtime.inbox.store(note("Ana's note", "ev-ana"))
+    await runtime.inbox.store(note("Ben's note", "ev-ben", user="ben"))
+
+    assert await runtime.inbox.worker.handle_due() == 2  # both in one group
+
+    assert [n.text for n in await rows(runtime, Note)] == ["Ben's note"]
+    [ana] = await rows(runtime, InboxEvent, event_id="ev-ana")
+    [ben] = await rows(runtime, InboxEvent, event_id="ev-ben")
+    assert (ana.status, ana.attempts) == ("pending", 1)
+    assert ben.status == "done"
+    assert [m.inbox_id for m in await rows(runtime, OutboxMessage)] == [ben.id]
+
+
+async def test_a_database_that_keeps_failing_never_uses_up_an_events_attempts(
+    runtime: Runtime, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = runtime.engine
+    receive = engine.receive
+    outages = MAX_ATTEMPTS + 2
+
+    async def database_away(session: Any, inbound: Inbound) -> Any:
+        nonlocal outages
+        if outages:
+            outages -= 1
+            raise OperationalError("SELECT 1", {}, ConnectionRefusedError("database away"))
+        return await receive(session, inbound)
+
+    monkeypatch.setattr(engine, "receive", database_away)
+    await runtime.inbox.store(note("kept through a flaky database", "ev-flaky"))
+
+    while outages:
+        await runtime.inbox.worker.handle_due()
+        [event] = await rows(runtime, InboxEvent, event_id="ev-flaky")
+        assert (event.status, event.attempts) == ("pending", 0)
+        clock.advance(minutes=2)
+    await handle_all(runtime.inbox.worker)
+
+    [event] = await rows(runtime, InboxEvent, event_id="ev-flaky")
+    assert event.status == "done"
+    assert [n.text for n in await rows(runtime, Note)] == ["kept through a flaky database"]

@@ -1,6 +1,6 @@
 """digestscale: the week-count cache, indexes for time ranges and for texts with words
 
-Revision ID: 0008_digestscale
+Revision ID: 0008
 Revises: 0007
 Create Date: 2026-11-29 08:00:00.000000
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-revision = '0008_digestscale'
+revision = '0008'
 down_revision = '0007'
 branch_labels = None
 depends_on = None
