@@ -356,3 +356,22 @@ class UsageKey(SQLModel, table=True):
     fingerprint: str = Field(max_length=64)
     """SHA-256 of the report as read (so the same report re-sent with other spacing matches)."""
     created_at: datetime = Field(index=True)
+
+
+class RateBucket(SQLModel, table=True):
+    """A send budget shared by every replica: one token bucket per platform limit and scope
+    value (a Slack workspace, a Teams conversation), refilled lazily on each reservation."""
+
+    key: str = Field(primary_key=True, max_length=255)
+    """platform|scope|value|count/per: new figures in the config start a fresh bucket."""
+    capacity: float
+    rate: float
+    """Tokens a second."""
+    taken: float
+    """How many the last reservation took (the upsert reads it as `excluded.taken`)."""
+    tokens: float
+    """Left after the last reservation; negative while sends queue up on credit."""
+    stamp: float
+    """When `tokens` was counted (Unix seconds: every replica's clock reads the same)."""
+    paused_until: float = 0.0
+    """Unix seconds until which the platform asked for a pause (a 429's Retry-After)."""
