@@ -12,7 +12,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.models import CheckIn, OutboxMessage
-from storage.sql import insert_ignore, insert_rows
+from storage.sql import insert_ignore, insert_rows, rows_source
 
 
 async def enqueue(
@@ -183,8 +183,8 @@ async def record_deliveries(
 ) -> None:
     """Mark many messages delivered in one transaction: what `record_delivery` does for one.
 
-    The outbox rows change in at most two statements; each check-in keeps its own
-    message reference, so those are one short UPDATE each within the same transaction.
+    At most three statements: the outbox rows (those whose contents are forgotten
+    apart), and the check-ins sent, each with its own message reference from a row set.
     """
     outbox = OutboxMessage.__table__  # type: ignore[attr-defined]
     done: dict[str, Any] = {"status": "delivered", "delivered_at": now, "claimed_until": None}
@@ -193,14 +193,21 @@ async def record_deliveries(
         if ids:
             values = {**done, **({"payload": {}, "destination": ""} if forget else {})}
             await session.exec(outbox.update().where(outbox.c.id.in_(ids)).values(**values))
+    sent = [
+        {"id": item.sent_checkin_id, "message_ref": item.message_ref or {}}
+        for item in deliveries
+        if item.sent_checkin_id is not None
+    ]
+    if not sent:
+        return
     checkins = CheckIn.__table__  # type: ignore[attr-defined]
-    for item in deliveries:
-        if item.sent_checkin_id is not None:
-            await session.exec(
-                checkins.update()
-                .where(checkins.c.id == item.sent_checkin_id, checkins.c.status == "scheduled")
-                .values(status="sent", sent_at=now, message_ref=item.message_ref or {})
-            )
+    refs = rows_source(session, CheckIn, sent, ["id", "message_ref"])
+    await session.exec(
+        checkins.update()
+        .where(checkins.c.id == refs.table.c.id, checkins.c.status == "scheduled")
+        .values(status="sent", sent_at=now, message_ref=refs.table.c.message_ref),
+        params=refs.params,
+    )
 
 
 async def renew_claims(

@@ -379,9 +379,7 @@ class Harness:
         # A DM is posted to the person's id or their DM channel; Slack answers with the channel.
         channel = self.fake.dm_channel_for(user)
         return [
-            c
-            for c in self.fake.calls("chat.postMessage")
-            if c.params["channel"] in (channel, user)
+            c for c in self.fake.calls("chat.postMessage") if c.params["channel"] in (channel, user)
         ]
 
     def last_post(self, user: str = DANA) -> RecordedCall:
