@@ -14,7 +14,7 @@ messages one after another to a fake Slack of its own: messages a second and the
 ratio, for one replica and for all of them.
 
     .venv/bin/python bench/fanout.py [--messages 10000] [--limit 6000] [--replicas 3]
-        [--skip-limited] [--skip-unlimited]
+        [--budget 1.0] [--skip-limited] [--skip-unlimited]
 """
 
 from __future__ import annotations
@@ -218,19 +218,24 @@ async def delivered_rows(url: str) -> tuple[int, int]:
         await runtime.close()
 
 
-async def limited(messages: int, limit: float, replicas: int, created: list[str]) -> None:
+async def limited(
+    messages: int, limit: float, budget: float, replicas: int, created: list[str]
+) -> None:
     url = fresh_postgres(created)
     await seed(url, messages)
     async with fake_slack(limit) as slack:
-        # The budget the replicas share is the one the workspace enforces, with half
-        # its burst (the fake allows one second's worth).
+        # The budget the replicas share is the one the workspace enforces (times
+        # --budget, to see 429s teach them), with half its burst (the fake allows one
+        # second's worth).
         burst = max(limit / 120, 1)
-        run = await run_replicas(url, slack, replicas, f"slack.workspace={limit:g}/60:{burst:.0f}")
+        setting = f"slack.workspace={limit * budget:g}/60:{burst:.0f}"
+        run = await run_replicas(url, slack, replicas, setting)
         posted = await read_out(slack)
     rows, checkins = await delivered_rows(url)
     rate = posted["messages"] / run["elapsed"] * 60
     print(f"With a limit: {replicas} replicas, one PostgreSQL, a fake Slack enforcing")
-    print(f"{limit:g} posts a minute in its workspace (429 + Retry-After past it)")
+    print(f"{limit:g} posts a minute in its workspace (429 + Retry-After past it);")
+    print(f"the replicas' shared budget: {setting}")
     show("messages delivered", posted["messages"], f"outbox rows delivered {rows}")
     show("check-ins sent", checkins)
     show("duplicates", posted["repeats"])
@@ -308,13 +313,16 @@ async def main() -> None:
     parser.add_argument("--messages", type=int, default=10_000)
     parser.add_argument("--limit", type=float, default=6000, help="posts a minute the fake allows")
     parser.add_argument("--replicas", type=int, default=3)
+    parser.add_argument(
+        "--budget", type=float, default=1.0, help="the replicas' budget over the fake's limit"
+    )
     parser.add_argument("--skip-unlimited", action="store_true")
     parser.add_argument("--skip-limited", action="store_true")
     args = parser.parse_args()
     created: list[str] = []
     try:
         if not args.skip_limited:
-            await limited(args.messages, args.limit, args.replicas, created)
+            await limited(args.messages, args.limit, args.budget, args.replicas, created)
         if not args.skip_unlimited:
             for replicas in sorted({1, args.replicas}):
                 await unlimited(args.messages, replicas, created)
