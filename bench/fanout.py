@@ -24,7 +24,6 @@ import asyncio
 import contextlib
 import json
 import os
-import secrets
 import sys
 import tempfile
 import time
@@ -42,6 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from adapters.slack.app import SlackAdapter
 from adapters.slack.settings import SlackSettings
+from bench.outbox_throughput import POSTGRES, fresh_postgres
 from bot.config import Settings
 from bot.delivery_loop import DeliveryLoop
 from bot.outgoing import queue_checkins
@@ -49,24 +49,12 @@ from bot.platform import Connection
 from bot.runtime import build_runtime
 from lastmile.platforms import PLATFORMS
 from storage.checkins import create_checkins
-from storage.migrate import upgrade_sync
 from storage.models import CheckIn, OutboxMessage, Person
 from storage.outbox import pending_count
 
-POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
 HERE = Path(__file__).resolve().parent
 TEAM = "T0LASTMILE"  # the fake's workspace
 UNLIMITED = "slack.workspace=off,slack.channel=off"
-
-
-def fresh_postgres(names: list[str]) -> str:
-    name = f"lastmile_fanout_{secrets.token_hex(4)}"
-    with psycopg.connect(POSTGRES, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    names.append(name)
-    url = POSTGRES.rsplit("/", 1)[0] + f"/{name}"
-    upgrade_sync(url)
-    return url
 
 
 CONFIG = """

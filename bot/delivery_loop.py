@@ -119,17 +119,18 @@ class DeliveryLoop(Passes):
         self.limiter = limiter or SharedRateLimiter(runtime.db, runtime.settings.rate_limits)
         self.owner = process_name()
         self.leases = LeaseKeeper(self._renew, runtime.clock, lease)
-        # PostgreSQL: bigger batches and more sends in flight (bench/fanout.py: about a
-        # third more messages a second than 100 and 16); SQLite has one writer.
+        # PostgreSQL: bigger batches, so fewer pauses between claims; SQLite has one writer.
         self.batch = batch or (100 if runtime.db.is_sqlite else 200)
         self.retry = retry or RetryPolicy()
         self.rng = rng or random.Random()
         # Conversations sent to at once. SQLite has one writer, so more concurrent
         # marks there only queue on its lock (measured in bench/outbox_throughput.py).
         if concurrency is None:
-            concurrency = 8 if runtime.db.is_sqlite else 64
+            # It also bounds the duplicates a killed replica leaves (sent, not yet marked).
+            concurrency = 8 if runtime.db.is_sqlite else 16
         self._slots = asyncio.Semaphore(concurrency)
         self._marks: GroupCommit[Delivered] = GroupCommit(self._record)
+        self._pausing: set[asyncio.Task[None]] = set()
 
     async def one_pass(self) -> int:
         """Deliver one batch of due messages."""
@@ -207,6 +208,8 @@ class DeliveryLoop(Passes):
         for send, wait in zip(sends, waits, strict=True):
             send.due = start + wait
         await asyncio.gather(*(self._deliver_group(group) for group in groups.values()))
+        if self._pausing:
+            await asyncio.gather(*self._pausing)  # shared before the next batch reserves
         return len(rows)
 
     async def _hold_back(self, jobs: Sequence[_Job], now: datetime) -> list[_Job]:
@@ -231,7 +234,11 @@ class DeliveryLoop(Passes):
             row = send.job.row
             assert row.id is not None
             try:
-                retry_at = await self._deliver(send)
+                await self._wait_turn(send)
+                # The slot is held until the mark commits: what a slot sent is recorded
+                # before the slot sends anything else.
+                async with self._slots:
+                    retry_at = await self._deliver(send)
             except Exception as error:
                 # A bug or a database hiccup on one message must not stop the rest;
                 # its lease runs out and it is tried again.
@@ -330,20 +337,27 @@ class DeliveryLoop(Passes):
         delay = send.due - limiter.clock()
         while delay > 0:
             await limiter.sleep(delay)
+            await limiter.look_for_pauses()
             delay = limiter.paused_for(send.request)
 
     async def _deliver(self, send: _Send) -> datetime | None:
         """Send one message; return when to try again if it must wait, else None."""
         row, message = send.job.row, send.message
         assert row.id is not None
-        await self._wait_turn(send)
         connection = self.runtime.platforms[row.platform]
         assert connection.sender is not None
-        heard: list[float] = []
+
+        def hear(after: float) -> None:
+            # Held here at once, and written for every replica while the sender (and
+            # slack_sdk, for a short Retry-After) waits it out.
+            self.limiter.hold_here(send.request, after)
+            task = asyncio.get_running_loop().create_task(self._pause(send.request, after))
+            self._pausing.add(task)
+            task.add_done_callback(self._pausing.discard)
+
         try:
-            async with self._slots:
-                with retry_after_heard(lambda after: heard.append(self.limiter.clock() + after)):
-                    message_ref = await connection.sender.deliver(message)
+            with retry_after_heard(hear):
+                message_ref = await connection.sender.deliver(message)
         except RetryLater as error:
             if error.sent and error.sent >= len(message.replies):
                 # All of it went out before the failure (a chart that would not upload).
@@ -364,10 +378,6 @@ class DeliveryLoop(Passes):
                 extra={"message_id": row.id},
             )
             return await self._retry(row, RetryLater(f"sender error: {type(error).__name__}"))
-        finally:
-            if heard:
-                # Every replica holds this scope until the platform's Retry-After ends.
-                await self.limiter.pause(send.request, max(heard) - self.limiter.clock())
         # The duplicate window: the mark commits with those of concurrent sends.
         await self._marks.add(
             Delivered(
@@ -378,6 +388,15 @@ class DeliveryLoop(Passes):
             )
         )
         return None
+
+    async def _pause(self, request: Request, after: float) -> None:
+        """Every replica holds the request's scopes until the platform's Retry-After ends."""
+        try:
+            await self.limiter.pause(request, after)
+        except Exception as error:
+            logger.warning(
+                "a pause for %s could not be shared: %s", request.platform, failure(error)
+            )
 
     async def _record(self, deliveries: Sequence[Delivered]) -> None:
         async with self.runtime.db.session() as session:

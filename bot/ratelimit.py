@@ -228,11 +228,18 @@ class RateLimiter:
     async def pause(self, request: Request, seconds: float) -> None:
         """The platform asked for a pause (a 429's Retry-After): hold the request's scopes
         that follow it for `seconds` from now."""
+        await self._hold(self.hold_here(request, seconds), self.clock() + seconds)
+
+    def hold_here(self, request: Request, seconds: float) -> list[str]:
+        """Hold the scopes in this process at once (`pause` tells the others); their keys."""
         until = self.clock() + seconds
         keys = [key for key, limit in self._keys(request) if limit.follows_retry_after]
         for key in keys:
             self._paused[key] = max(self._paused.get(key, 0.0), until)
-        await self._hold(keys, until)
+        return keys
+
+    async def look_for_pauses(self) -> None:
+        """Learn the pauses other processes heard of (nothing to learn in memory)."""
 
     def _keys(self, request: Request) -> list[tuple[str, Limit]]:
         limits = self.limits_for(request.platform, request.limits)

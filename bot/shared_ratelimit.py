@@ -8,10 +8,12 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from bot.ratelimit import RateLimiter, RateLimits
 from storage.db import Database
-from storage.ratebuckets import Balance, Draw, forget_full, pause, reserve
+from storage.ratebuckets import Balance, Draw, forget_full, pause, paused, reserve
 
 FORGET_EVERY = 60.0
 """Seconds between sweeps of refilled buckets (one per DM channel adds up over a slot)."""
+LOOK_EVERY = 1.0
+"""Seconds between looks for pauses other replicas heard of, while sends wait their turn."""
 
 
 class SharedRateLimiter(RateLimiter):
@@ -33,6 +35,7 @@ class SharedRateLimiter(RateLimiter):
         super().__init__(config, clock=clock, sleep=sleep)
         self.db = db
         self._swept = clock()
+        self._looked = clock()
 
     async def _draw(self, draws: Sequence[Draw], now: float) -> dict[str, Balance]:
         async with self.db.session() as session:
@@ -43,6 +46,17 @@ class SharedRateLimiter(RateLimiter):
                 await forget_full(session, now)
             self._paused = {key: until for key, until in self._paused.items() if until > now}
         return balances
+
+    async def look_for_pauses(self) -> None:
+        """Read the pauses in force, at most once a LOOK_EVERY, so sends already reserved
+        also wait out a 429 another replica heard."""
+        now = self.clock()
+        if now - self._looked < LOOK_EVERY:
+            return
+        self._looked = now
+        async with self.db.session() as session:
+            for key, until in await paused(session, now):
+                self._paused[key] = max(self._paused.get(key, 0.0), until)
 
     async def _hold(self, keys: Sequence[str], until: float) -> None:
         async with self.db.session() as session:

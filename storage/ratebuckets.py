@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import case, delete, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import col
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.models import RateBucket
@@ -86,6 +86,14 @@ async def pause(session: AsyncSession, keys: Sequence[str], until: float) -> Non
         .where(col(RateBucket.key).in_(sorted(keys)))
         .values(paused_until=case((held < until, until), else_=held))
     )
+
+
+async def paused(session: AsyncSession, now: float) -> list[tuple[str, float]]:
+    """The buckets held past `now`, and until when."""
+    statement = select(RateBucket.key, RateBucket.paused_until).where(
+        col(RateBucket.paused_until) > now
+    )
+    return [(key, until) for key, until in (await session.exec(statement)).all()]
 
 
 async def forget_full(session: AsyncSession, now: float) -> None:
