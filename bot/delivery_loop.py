@@ -190,6 +190,24 @@ class DeliveryLoop(Passes):
             person, address = found if found is not None else (None, None)
             status = statuses.get(row.checkin_id) if row.checkin_id is not None else None
             jobs.append(_Job(row, person, address, status))
+        try:
+            groups = await self._plan(jobs, now)
+        except Exception:
+            # The database went away before anything was sent: the claims lapse and
+            # this or another replica takes them up.
+            self.leases.release(row.id for row in rows if row.id is not None)
+            raise
+        await asyncio.gather(*(self._deliver_group(group) for group in groups))
+        if self._pausing:
+            await asyncio.gather(*self._pausing)  # shared before the next batch reserves
+        return len(rows)
+
+    async def _plan(self, jobs: Sequence[_Job], now: datetime) -> list[list[_Send]]:
+        """Hold back what must not go now, and reserve the rest's rate budget in one go.
+
+        Returns:
+            The sends by conversation, each due at its reserved moment.
+        """
         groups: dict[tuple[str, str], list[_Send]] = {}
         for job in await self._hold_back(jobs, now):
             row = job.row
@@ -200,17 +218,13 @@ class DeliveryLoop(Passes):
                 f"person:{row.person_id}" if row.person_id else row.destination or row.dedupe_key
             )
             groups.setdefault((row.platform, conversation), []).append(_Send(job, message, request))
-        # One reservation for the batch, conversation by conversation so each one's
-        # messages are due in order.
+        # Conversation by conversation, so each one's messages are due in order.
         sends = [send for group in groups.values() for send in group]
         waits = await self.limiter.reserve([send.request for send in sends])
         start = self.limiter.clock()
         for send, wait in zip(sends, waits, strict=True):
             send.due = start + wait
-        await asyncio.gather(*(self._deliver_group(group) for group in groups.values()))
-        if self._pausing:
-            await asyncio.gather(*self._pausing)  # shared before the next batch reserves
-        return len(rows)
+        return list(groups.values())
 
     async def _hold_back(self, jobs: Sequence[_Job], now: datetime) -> list[_Job]:
         """Defer or drop, in one transaction, what must not go out now; the rest."""
