@@ -21,6 +21,8 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot.ratelimit import RateLimits, parse_rate_limits
+
 _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _SLOT = re.compile(r"^(?P<days>[a-z,\-]+)\s+(?P<hour>\d{1,2}):(?P<minute>\d{2})$")
 _IDENTITY = re.compile(r"^[a-z][a-z0-9]*:\S+$|^[^@\s:]+@[^@\s]+\.[^@\s]+$")
@@ -28,6 +30,14 @@ _IDENTITY = re.compile(r"^[a-z][a-z0-9]*:\S+$|^[^@\s:]+@[^@\s]+\.[^@\s]+$")
 
 class ConfigError(ValueError):
     """The config file has a problem; the message names the file and the field."""
+
+
+def _rate_limits(value: str) -> str:
+    parse_rate_limits(value)
+    return value
+
+
+RateLimitsText = Annotated[str, AfterValidator(_rate_limits)]
 
 
 class Settings(BaseSettings):
@@ -50,6 +60,14 @@ class Settings(BaseSettings):
     """`auto`: the browser chat at / when no chat platform is configured; `off`: never."""
     log_format: Literal["text", "json"] = "text"
     """`json`: one JSON object a log line, for a log pipeline (`bot.safe_logs`)."""
+    lastmile_rate_limits: RateLimitsText = ""
+    """Send budgets in place of the platforms' own, shared by every replica:
+    `slack.workspace=600/60:30,teams.tenant=50/1` (`bot.ratelimit.parse_rate_limits`)."""
+
+    @property
+    def rate_limits(self) -> RateLimits:
+        """LASTMILE_RATE_LIMITS, read."""
+        return parse_rate_limits(self.lastmile_rate_limits)
 
     @property
     def public_url(self) -> str:

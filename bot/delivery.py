@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -73,3 +76,26 @@ class Sender(Protocol):
             Undeliverable: when retrying cannot help.
         """
         ...
+
+
+_retry_after_heard: ContextVar[Callable[[float], None] | None] = ContextVar(
+    "lastmile_retry_after_heard", default=None
+)
+
+
+def heard_retry_after(seconds: float) -> None:
+    """A sender's platform answered 429 with this Retry-After (even one its client waits
+    out in place): the delivery loop pauses the message's scopes for every replica."""
+    heard = _retry_after_heard.get()
+    if heard is not None:
+        heard(seconds)
+
+
+@contextmanager
+def retry_after_heard(heard: Callable[[float], None]) -> Iterator[None]:
+    """Call `heard` with each Retry-After a sender reports while this block runs."""
+    token = _retry_after_heard.set(heard)
+    try:
+        yield
+    finally:
+        _retry_after_heard.reset(token)

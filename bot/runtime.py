@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from bot.engine import Clock, Engine, utc_now
 from bot.inbox import Inbox
 from bot.metrics import Metrics
 from bot.platform import Connection
+from bot.ratelimit import RateLimits
 from bot.reports.links import ReportLinks
 from bot.wording import Wording, Wordings, load_wordings, require
 from storage.db import Database
@@ -63,6 +65,8 @@ class PlatformFacts:
 
     names: tuple[str, ...]
     wording_keys: tuple[str, ...]
+    rate_scopes: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """Each platform's rate-limit scopes, the names LASTMILE_RATE_LIMITS may use."""
 
 
 def load_checked(
@@ -87,6 +91,7 @@ def load_checked(
     if platforms is not None:
         require(*platforms.wording_keys)
         problems = config.unknown_platforms(platforms.names)
+        problems += unknown_rate_scopes(settings.rate_limits, platforms.rate_scopes)
     if problems:
         raise ConfigError(
             f"config file {path} has {len(problems)} problem(s):\n  " + "\n  ".join(problems)
@@ -98,6 +103,22 @@ def load_checked(
         config.settings.locale, config.locales(), settings.lastmile_prompts_dir
     )
     return path, config, wordings
+
+
+def unknown_rate_scopes(
+    limits: RateLimits, scopes: Mapping[str, tuple[str, ...]]
+) -> list[str]:
+    """LASTMILE_RATE_LIMITS entries no platform counts in (a misspelt scope would
+    otherwise be a limit nothing is sent under)."""
+    problems = []
+    for platform, scope in limits:
+        if scope not in scopes.get(platform, ()):
+            known = ", ".join(f"{platform}.{name}" for name in scopes.get(platform, ()))
+            problems.append(
+                f"LASTMILE_RATE_LIMITS: {platform}.{scope} is not a scope lastmile counts in"
+                + (f" (it has {known})" if known else f" ({platform} has no send limits)")
+            )
+    return problems
 
 
 async def build_runtime(

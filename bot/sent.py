@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from bot.engine import Clock
+from bot.group_commit import GroupCommit
 from storage.db import Database
-from storage.messages import copies_of, remember_copy, take_copies
+from storage.messages import Copy, copies_of, remember_copies, take_copies
 
 
 class SentCopies:
@@ -21,11 +23,18 @@ class SentCopies:
         self.db = db
         self.clock = clock
         self.platform = platform
+        self._writes: GroupCommit[Copy] = GroupCommit(self._write)
 
     async def remember(self, token: str, ref: dict[str, Any], person_id: int | None) -> None:
-        """Keep that the message `ref` shows the question `token` (for `person_id`)."""
+        """Keep that the message `ref` shows the question `token` (for `person_id`).
+
+        Copies sent at once (a slot's check-ins) are written together.
+        """
+        await self._writes.add(Copy(token, self.platform, person_id, ref))
+
+    async def _write(self, copies: Sequence[Copy]) -> None:
         async with self.db.session() as session:
-            await remember_copy(session, token, self.platform, person_id, ref, self.clock())
+            await remember_copies(session, copies, self.clock())
 
     async def find(self, token: str) -> list[dict[str, Any]]:
         """The messages showing `token`, oldest first."""

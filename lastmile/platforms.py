@@ -19,4 +19,8 @@ def facts(plugins: dict[str, PlatformPlugin] | None = None) -> PlatformFacts:
     """What start-up checks need of the platforms: names for the config, wording keys."""
     table = PLATFORMS if plugins is None else plugins
     keys = tuple(key for plugin in table.values() for key in plugin.wording_keys)
-    return PlatformFacts(names=tuple(table), wording_keys=keys)
+    scopes = {
+        name: tuple(dict.fromkeys(limit.scope for limit in plugin.limits))
+        for name, plugin in table.items()
+    }
+    return PlatformFacts(names=tuple(table), wording_keys=keys, rate_scopes=scopes)

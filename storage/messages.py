@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete
+from sqlalchemy import delete, func, insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -13,6 +15,16 @@ from storage.models import SentMessage
 
 COPIES_PER_TOKEN = 4
 """A question is on few messages (the check-in, its reminder); older copies are let go."""
+
+
+@dataclass(frozen=True)
+class Copy:
+    """A platform message that shows the question `token` (see `remember_copies`)."""
+
+    token: str
+    platform: str
+    person_id: int | None
+    ref: dict[str, Any]
 
 
 async def remember_copy(
@@ -33,13 +45,26 @@ async def remember_copy(
         ref: the platform's reference to the message; opaque here.
         now: when it was sent.
     """
-    session.add(
-        SentMessage(token=token, platform=platform, person_id=person_id, ref=ref, created_at=now)
+    await remember_copies(session, [Copy(token, platform, person_id, ref)], now)
+
+
+async def remember_copies(session: AsyncSession, copies: Sequence[Copy], now: datetime) -> None:
+    """Keep many copies in one INSERT, then let go of the oldest of any token shown on
+    more than COPIES_PER_TOKEN messages (rare: one statement finds there are none)."""
+    if not copies:
+        return
+    await session.exec(
+        insert(SentMessage).values([{**vars(copy), "created_at": now} for copy in copies])
     )
-    await session.flush()
-    older = select(SentMessage.id).where(col(SentMessage.token) == token)
-    ids = list((await session.exec(older.order_by(col(SentMessage.id).desc()))).all())
-    if len(ids) > COPIES_PER_TOKEN:
+    crowded = (
+        select(SentMessage.token)
+        .where(col(SentMessage.token).in_(sorted({copy.token for copy in copies})))
+        .group_by(col(SentMessage.token))
+        .having(func.count() > COPIES_PER_TOKEN)
+    )
+    for token in (await session.exec(crowded)).all():
+        older = select(SentMessage.id).where(col(SentMessage.token) == token)
+        ids = list((await session.exec(older.order_by(col(SentMessage.id).desc()))).all())
         await session.exec(
             delete(SentMessage).where(col(SentMessage.id).in_(ids[COPIES_PER_TOKEN:]))
         )

@@ -440,3 +440,22 @@ class WeekCount(SQLModel, table=True):
         default_factory=dict, sa_column=Column(JSON, nullable=False)
     )
     """Team id ("" for no team; "*" the whole programme) -> OutcomeCounts fields in order."""
+
+
+class RateBucket(SQLModel, table=True):
+    """A send budget shared by every replica: one token bucket per platform limit and scope
+    value (a Slack workspace, a Teams conversation), refilled lazily on each reservation."""
+
+    key: str = Field(primary_key=True, max_length=255)
+    """platform|scope|value|count/per: new figures in the config start a fresh bucket."""
+    capacity: float
+    rate: float
+    """Tokens a second."""
+    taken: float
+    """How many the last reservation took (the upsert reads it as `excluded.taken`)."""
+    tokens: float
+    """Left after the last reservation; negative while sends queue up on credit."""
+    stamp: float
+    """When `tokens` was counted (Unix seconds: every replica's clock reads the same)."""
+    paused_until: float = 0.0
+    """Unix seconds until which the platform asked for a pause (a 429's Retry-After)."""

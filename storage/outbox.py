@@ -12,7 +12,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.models import CheckIn, OutboxMessage
-from storage.sql import insert_ignore, insert_rows
+from storage.sql import insert_ignore, insert_rows, rows_source
 
 
 async def enqueue(
@@ -165,22 +165,51 @@ async def record_delivery(
     """Mark a message delivered (never sent again) and, for a check-in's question, the
     check-in sent with the reference of the platform message that carries it.
     `forget_contents` drops what was said and where (a reply is not needed again).
+    """
+    delivered = Delivered(message_id, sent_checkin_id, message_ref, forget_contents)
+    await record_deliveries(session, [delivered], now)
 
-    Plain table statements: this runs once per message right after the send, so it
-    skips the ORM's session bookkeeping.
+
+@dataclass(frozen=True)
+class Delivered:
+    """A message the platform accepted, for `record_deliveries` (`record_delivery`'s fields)."""
+
+    message_id: int
+    sent_checkin_id: int | None = None
+    message_ref: dict[str, Any] | None = None
+    forget_contents: bool = False
+
+
+async def record_deliveries(
+    session: AsyncSession, deliveries: Sequence[Delivered], now: datetime
+) -> None:
+    """Mark many messages delivered in one transaction: what `record_delivery` does for one.
+
+    At most three statements: the outbox rows (those whose contents are forgotten
+    apart), and the check-ins sent, each with its own message reference from a row set.
     """
     outbox = OutboxMessage.__table__  # type: ignore[attr-defined]
-    values: dict[str, Any] = {"status": "delivered", "delivered_at": now, "claimed_until": None}
-    if forget_contents:
-        values.update(payload={}, destination="")
-    await session.exec(outbox.update().where(outbox.c.id == message_id).values(**values))
-    if sent_checkin_id is not None:
-        checkins = CheckIn.__table__  # type: ignore[attr-defined]
-        await session.exec(
-            checkins.update()
-            .where(checkins.c.id == sent_checkin_id, checkins.c.status == "scheduled")
-            .values(status="sent", sent_at=now, message_ref=message_ref or {})
-        )
+    done: dict[str, Any] = {"status": "delivered", "delivered_at": now, "claimed_until": None}
+    for forget in (False, True):
+        ids = [item.message_id for item in deliveries if item.forget_contents is forget]
+        if ids:
+            values = {**done, **({"payload": {}, "destination": ""} if forget else {})}
+            await session.exec(outbox.update().where(outbox.c.id.in_(ids)).values(**values))
+    sent = [
+        {"id": item.sent_checkin_id, "message_ref": item.message_ref or {}}
+        for item in deliveries
+        if item.sent_checkin_id is not None
+    ]
+    if not sent:
+        return
+    checkins = CheckIn.__table__  # type: ignore[attr-defined]
+    refs = rows_source(session, CheckIn, sent, ["id", "message_ref"])
+    await session.exec(
+        checkins.update()
+        .where(checkins.c.id == refs.table.c.id, checkins.c.status == "scheduled")
+        .values(status="sent", sent_at=now, message_ref=refs.table.c.message_ref),
+        params=refs.params,
+    )
 
 
 async def renew_claims(

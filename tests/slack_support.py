@@ -376,8 +376,11 @@ class Harness:
     # -- reading the fake ---------------------------------------------------------------
 
     def posts_to(self, user: str = DANA) -> list[RecordedCall]:
+        # A DM is posted to the person's id or their DM channel; Slack answers with the channel.
         channel = self.fake.dm_channel_for(user)
-        return [c for c in self.fake.calls("chat.postMessage") if c.params["channel"] == channel]
+        return [
+            c for c in self.fake.calls("chat.postMessage") if c.params["channel"] in (channel, user)
+        ]
 
     def last_post(self, user: str = DANA) -> RecordedCall:
         posts = self.posts_to(user)

@@ -85,7 +85,7 @@ async def test_real_sender_delivers_each_message_once_through_500s_and_429s(
     await queue_weekly_digest(slack.runtime, "routing", clock.now)
     await queue_notices(slack.runtime, 6)
     fake = slack.fake
-    fake.fail_next("conversations.open", FailureKind.SERVER_ERROR, times=2)
+    fake.fail_next("chat.postMessage", FailureKind.SERVER_ERROR, times=2)
     fake.fail_next("chat.postMessage", FailureKind.RATELIMITED, times=2, retry_after=30)
     fake.fail_next("chat.postMessage", FailureKind.SERVER_ERROR, times=2)
     fake.fail_next("chat.postMessage", FailureKind.RATELIMITED, times=1, retry_after=30)

@@ -67,8 +67,10 @@ async def test_checkin_arrives_as_a_dm_with_buttons_and_a_click_stores_the_answe
     question = await slack.checkin_message(DANA)
 
     dm = slack.fake.dm_channel_for(DANA)
-    assert slack.fake.last_call("conversations.open").params["users"] == DANA
-    assert question.params["channel"] == dm
+    # Posted to Dana's id, which lands in the bot's DM with her: no conversations.open.
+    assert question.params["channel"] == DANA
+    assert question.response is not None and question.response["channel"] == dm
+    assert slack.fake.calls("conversations.open") == []
     labels = [b["text"]["text"] for b in buttons(question.params["blocks"])]
     assert labels == ["Yes, it helped", "Partly", "No", "Didn't use it", "Not now"]
     assert len({b["action_id"] for b in buttons(question.params["blocks"])}) == 5

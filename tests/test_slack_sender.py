@@ -79,7 +79,7 @@ async def test_a_long_rate_limit_goes_back_to_the_outbox(slack: Harness) -> None
 
 async def test_server_errors_and_dropped_connections_are_retried(slack_direct: Harness) -> None:
     slack_direct.fake.fail_next("chat.postMessage", FailureKind.SERVER_ERROR)
-    slack_direct.fake.fail_next("conversations.open", FailureKind.DROP)
+    slack_direct.fake.fail_next("chat.postMessage", FailureKind.DROP)
 
     ref = await slack_direct.sender.deliver(to_dana(Text("Still there?")))
 
@@ -99,8 +99,8 @@ async def test_persistent_server_errors_ask_to_retry_later(slack_direct: Harness
 @pytest.mark.parametrize(
     ("method", "error"),
     [
-        ("conversations.open", "user_not_found"),
-        ("conversations.open", "user_disabled"),
+        ("chat.postMessage", "user_not_found"),
+        ("chat.postMessage", "user_disabled"),
         ("chat.postMessage", "cannot_dm_bot"),
         ("chat.postMessage", "channel_not_found"),
     ],

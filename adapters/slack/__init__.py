@@ -32,6 +32,7 @@ class SlackPlugin:
     wording_keys: tuple[str, ...] = WORDING_KEYS
     # chat.postMessage allows about one message a second per channel with short bursts,
     # under a workspace-wide budget Slack does not publish (several hundred a minute).
+    # A 429 pauses both the channel and the workspace (LASTMILE_RATE_LIMITS sets others).
     limits: tuple[Limit, ...] = (
         Limit("channel", 1, 1.0),
         Limit("workspace", 300, 60.0, burst=30),

@@ -36,7 +36,7 @@ from adapters.slack.blocks import (
     replaced_message,
 )
 from adapters.slack.inbound import PLATFORM, Clicked, ReplyContext, Where, metadata_of
-from bot.delivery import Outbound, RetryLater, Undeliverable
+from bot.delivery import Outbound, RetryLater, Undeliverable, heard_retry_after
 from bot.replies import Answered, Replace, Reply, TextRequest
 from bot.sent import SentCopies
 from bot.wording import Wording, Wordings
@@ -122,6 +122,7 @@ class BriefRateLimitRetryHandler(AsyncRateLimitErrorRetryHandler):
         if response is None or response.status_code != 429:
             return False
         after = _retry_after(response.headers)
+        heard_retry_after(after or 1.0)
         return after is None or after <= self.max_wait
 
 
@@ -301,7 +302,9 @@ class SlackPoster:
         if where.response_url:
             await self._respond(where.response_url, text=message.text, blocks=message.blocks)
             return {"response_url": where.response_url}
-        channel = where.channel or await self.dm_channel(where.user_id)
+        # A user id as the channel posts to the bot's DM with them: no conversations.open
+        # (a Tier 3 method, 50+ a minute) before a slot's thousands of first messages.
+        channel = where.channel or where.user_id
         response = await self.client.chat_postMessage(
             channel=channel,
             text=message.text,
@@ -535,8 +538,7 @@ class SlackSender:
     async def _where(self, message: Outbound) -> Where:
         recipient = message.recipient
         if recipient is not None:
-            channel = await self.poster.dm_channel(recipient.user_id)
-            return Where(recipient.user_id, recipient.workspace_id, channel=channel)
+            return Where(recipient.user_id, recipient.workspace_id)
         if not message.destination:
             raise Undeliverable("an outbox message with neither person nor channel")
         return Where("", "", channel=message.destination)

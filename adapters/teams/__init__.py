@@ -61,13 +61,14 @@ class TeamsPlugin:
     name = PLATFORM
     wording_keys: tuple[str, ...] = WORDING_KEYS
     # 7 messages a second per conversation (8 per 2 s, 60 per 30 s, 1800 an hour), and
-    # 50 a second per app in a tenant.
+    # 50 a second per app in a tenant. A 429 names one conversation's throttling: it
+    # pauses that conversation, not the whole tenant.
     limits: tuple[Limit, ...] = (
         Limit("conversation", 7, 1.0),
         Limit("conversation", 8, 2.0),
         Limit("conversation", 60, 30.0),
         Limit("conversation", 1800, 3600.0),
-        Limit("tenant", 50, 1.0),
+        Limit("tenant", 50, 1.0, follows_retry_after=False),
     )
 
     def __init__(self, settings: TeamsSettings | None = None) -> None:

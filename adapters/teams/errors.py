@@ -8,7 +8,7 @@ from typing import Any
 import requests
 from msrest.exceptions import ClientException, ClientRequestError, HttpOperationError
 
-from bot.delivery import RetryLater, Undeliverable
+from bot.delivery import RetryLater, Undeliverable, heard_retry_after
 
 # Teams' "Status codes from bot conversational APIs": these pass with time.
 TRANSIENT_STATUSES = frozenset({412, 429, 500, 502, 503, 504})
@@ -76,6 +76,8 @@ def delivery_failure(error: Exception, *, to_person: bool) -> RetryLater | Undel
     if isinstance(error, HttpOperationError):
         status, code = status_of(error), teams_code(error)
         reason = f"Teams answered {status}" + (f" {code}" if code else "")
+        if status == 429:
+            heard_retry_after(retry_after(error) or 1.0)
         if status in TRANSIENT_STATUSES or status in CONFIGURATION_STATUSES:
             return RetryLater(reason, after=retry_after(error))
         return Undeliverable(reason, person_unreachable=to_person and status == 403)

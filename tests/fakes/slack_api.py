@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import math
 import secrets
 import time
 from collections import deque
@@ -138,6 +139,28 @@ class FakeFile:
     thread_ts: str | None = None
 
 
+class WorkspaceLimit:
+    """A token bucket over a workspace's posts: a post with no token left gets a 429
+    whose Retry-After (whole seconds, as Slack sends) says when one will be there."""
+
+    def __init__(self, rate: float, burst: float) -> None:
+        self.rate = rate
+        self.burst = burst
+        self.tokens = burst
+        self.stamp = time.monotonic()
+        self.refused = 0
+
+    def check(self) -> _Failure | None:
+        now = time.monotonic()
+        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return None
+        self.refused += 1
+        return _Failure(FailureKind.RATELIMITED, math.ceil((1 - self.tokens) / self.rate), "")
+
+
 def _missing(*names: str) -> dict[str, Any]:
     messages = [f"[ERROR] missing required field: {name}" for name in names]
     return {"ok": False, "error": "invalid_arguments", "response_metadata": {"messages": messages}}
@@ -197,6 +220,8 @@ class FakeSlackApi:
         self.requests: list[RecordedCall] = []
         self.latency: dict[str, float] = {}
         """Seconds a Web API method takes to answer, by method (none unless set)."""
+        self.post_limit: WorkspaceLimit | None = None
+        """chat.postMessage's workspace-wide budget, answered with 429 + Retry-After."""
         self.users: dict[str, FakeUser] = {}
         self.messages: dict[tuple[str, str], dict[str, Any]] = {}
         self.views: dict[str, dict[str, Any]] = {}
@@ -318,6 +343,15 @@ class FakeSlackApi:
         queue = self._failures.setdefault(method, deque())
         queue.extend(_Failure(kind, retry_after, error) for _ in range(times))
 
+    def limit_posts(self, per_minute: float, burst: float) -> WorkspaceLimit:
+        """Enforce a workspace-wide chat.postMessage budget, as Slack does, with 429s."""
+        self.post_limit = WorkspaceLimit(per_minute / 60, burst)
+        return self.post_limit
+
+    def add_method(self, method: str, handler: Handler) -> None:
+        """Answer another Web API method (a bench's read-out, say)."""
+        self._handlers[method] = handler
+
     def dm_channel_for(self, user_id: str) -> str:
         """The stable D... channel id conversations.open returns for a user."""
         if user_id not in self._dm_channels:
@@ -372,6 +406,8 @@ class FakeSlackApi:
         params = await self._read_params(request)
         token = _bearer_token(request.headers, params)
         failure = self._take_failure(method)
+        if failure is None and method == "chat.postMessage" and self.post_limit is not None:
+            failure = self.post_limit.check()
         if failure is not None:
             return await self._fail(request, method, params, token, failure)
         body = self._dispatch(method, params, token)
