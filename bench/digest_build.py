@@ -691,10 +691,11 @@ def _print(results: dict[str, dict[str, Any]]) -> None:
                     f"{r['rss_peak'] / base['rss_peak']:>9.2f}x {r['rss_ready']:>7.0f}MB"
                 )
         print(f"{backend:<11} cold digest (no kept counts yet): {result['cold']:.2f}s")
+        compared = result["compared"]
+        verdict = f"all {compared} figures equal" if compared >= 0 else "A FIGURE DIFFERS"
         print(
             f"{backend:<11} naive load-every-row count: {result['naive']:.1f} s, "
-            f"{result['naive_rss']:.0f} MB; {result['compared']} figures equal "
-            f"(-1: one differs); seeded: {result['seeded']}"
+            f"{result['naive_rss']:.0f} MB; {verdict}; seeded: {result['seeded']}"
         )
 
 
