@@ -110,7 +110,7 @@ async def test_mydata_shows_exactly_the_stored_rows(runtime: Runtime, clock: Fak
     shown = "\n".join(await chat.send("mydata"))
     assert "Check-ins (2):" in shown and "you asked for it: answered — Partly" in shown
     assert "What you did instead (1):" in shown and "Something else “Used paper map”" in shown
-    assert "Suggestions overridden (1):" in shown and "Didn't trust it" in shown
+    assert "Did you override a suggestion? (1):" in shown and "Didn't trust it" in shown
     assert "Notes (1):" in shown and "An idea “Please add the new estate”" in shown
     assert "Team: North depot (north)" in shown
 
