@@ -105,9 +105,7 @@ def load_checked(
     return path, config, wordings
 
 
-def unknown_rate_scopes(
-    limits: RateLimits, scopes: Mapping[str, tuple[str, ...]]
-) -> list[str]:
+def unknown_rate_scopes(limits: RateLimits, scopes: Mapping[str, tuple[str, ...]]) -> list[str]:
     """LASTMILE_RATE_LIMITS entries no platform counts in (a misspelt scope would
     otherwise be a limit nothing is sent under)."""
     problems = []

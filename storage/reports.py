@@ -96,7 +96,7 @@ class Day30Counts:
         return self.very + self.somewhat + self.not_disappointed + self.dont_use
 
 
-async def _rows(session: AsyncSession, statement: Executable) -> list[tuple[Any, ...]]:
+async def aggregate_rows(session: AsyncSession, statement: Executable) -> list[tuple[Any, ...]]:
     # Aggregates run on the session's connection (same transaction): sqlmodel's
     # typed select() stops at four columns and is made for whole-model queries.
     connection = await session.connection()
@@ -114,44 +114,12 @@ def week_index(column: Any, weeks: Sequence[Window]) -> Any:
     )
 
 
-def _in_cohorts(column: Any, cohorts: Sequence[str] | None) -> Any:
+def in_cohorts(column: Any, cohorts: Sequence[str] | None) -> Any:
     return true() if cohorts is None else col(column).in_(list(cohorts)) if cohorts else false()
 
 
-async def outcome_counts(
-    session: AsyncSession,
-    programme_id: str,
-    weeks: Sequence[Window],
-    *,
-    cohorts: Sequence[str] | None = None,
-    by_cohort: bool = False,
-) -> dict[tuple[int, str], OutcomeCounts]:
-    """Count check-ins asked and answered, per week (and per cohort when asked).
-
-    A check-in belongs to the week it was asked in (sent, or answered when the
-    send time was never recorded); its answer counts in that week too, so a rate
-    never exceeds 100%.
-
-    Args:
-        session: an open session.
-        programme_id: the programme.
-        weeks: the weeks to count, as UTC ranges.
-        cohorts: only these cohorts (None: all of the programme's).
-        by_cohort: one row per (week, cohort) instead of per week.
-
-    Returns:
-        Counts keyed by (index into `weeks`, cohort id or "" when not by cohort).
-    """
-    from storage.week_counts import week_counts
-
-    totals, per_cohort = await week_counts(
-        session, programme_id, weeks, cohorts=cohorts, totals=not by_cohort, teams=by_cohort
-    )
-    return per_cohort if by_cohort else totals
-
-
 def _checkin_scope(programme_id: str, cohorts: Sequence[str] | None) -> list[Any]:
-    return [col(CheckIn.programme_id) == programme_id, _in_cohorts(CheckIn.cohort_id, cohorts)]
+    return [col(CheckIn.programme_id) == programme_id, in_cohorts(CheckIn.cohort_id, cohorts)]
 
 
 def _category_sources() -> list[tuple[str, Any, Any, Any, list[Any]]]:
@@ -193,7 +161,7 @@ async def category_counts(
             .where(created >= window.start, created < window.end, *scope, *extra)
             .group_by(category)
         )
-        for name, mentions, people in await _rows(session, statement):
+        for name, mentions, people in await aggregate_rows(session, statement):
             counts.append(CategoryCount(family, str(name), int(mentions), int(people)))
     return counts
 
@@ -226,7 +194,7 @@ async def category_people(
                 *extra,
             )
         )
-        for name, cohort, person in await _rows(session, statement):
+        for name, cohort, person in await aggregate_rows(session, statement):
             found.append(CategoryPerson(family, str(name), str(cohort or ""), int(person)))
     return found
 
@@ -267,7 +235,7 @@ async def category_contributors(
         .where(created >= window.start, created < window.end, *scope, *extra)
         .order_by(model.person_id)
     )
-    return [int(row[0]) for row in await _rows(session, statement)]
+    return [int(row[0]) for row in await aggregate_rows(session, statement)]
 
 
 async def free_texts(
@@ -319,7 +287,7 @@ async def free_texts(
             .order_by(created.desc(), model.id.desc())
             .limit(limit)
         )
-        for name, person_id, words, moment in await _rows(session, statement):
+        for name, person_id, words, moment in await aggregate_rows(session, statement):
             found.append(FreeText(family, str(name) or "other", int(person_id), words, moment))
     # Notes carry no check-in: the person's cohort places them in a programme.
     notes = (
@@ -329,7 +297,7 @@ async def free_texts(
         .join(Cohort, col(Cohort.id) == col(Person.cohort_id))
         .where(
             col(Cohort.programme_id) == programme_id,
-            _in_cohorts(Person.cohort_id, cohorts),
+            in_cohorts(Person.cohort_id, cohorts),
             col(Note.kind).in_(["workaround", "override"]),
             col(Note.created_at) >= window.start,
             col(Note.created_at) < window.end,
@@ -337,7 +305,7 @@ async def free_texts(
         .order_by(col(Note.created_at).desc(), col(Note.id).desc())
         .limit(limit)
     )
-    for kind, person_id, words, moment in await _rows(session, notes):
+    for kind, person_id, words, moment in await aggregate_rows(session, notes):
         found.append(FreeText(kind, "other", int(person_id), words, moment))
     return found
 
@@ -354,12 +322,12 @@ async def day30_counts(
     joined = col(CheckIn.id) == col(Day30Response.checkin_id)
     counts = {
         str(feeling): int(count)
-        for feeling, count in await _rows(
+        for feeling, count in await aggregate_rows(
             session,
             by_feeling.join(CheckIn, joined).where(*scope).group_by(col(Day30Response.feeling)),
         )
     }
-    (total,) = (await _rows(session, people.join(CheckIn, joined).where(*scope)))[0]
+    (total,) = (await aggregate_rows(session, people.join(CheckIn, joined).where(*scope)))[0]
     return Day30Counts(
         very=counts.get("very", 0),
         somewhat=counts.get("somewhat", 0),
@@ -380,7 +348,10 @@ async def day30_people(
         .join(CheckIn, col(CheckIn.id) == col(Day30Response.checkin_id))
         .where(col(Day30Response.created_at) < until, col(CheckIn.programme_id) == programme_id)
     )
-    return [(str(cohort or ""), int(person)) for cohort, person in await _rows(session, statement)]
+    return [
+        (str(cohort or ""), int(person))
+        for cohort, person in await aggregate_rows(session, statement)
+    ]
 
 
 async def add_theme_update(

@@ -31,7 +31,7 @@ from storage.models import (
     ThemeText,
     Workaround,
 )
-from storage.reports import Window, week_index
+from storage.reports import Window, aggregate_rows, week_index
 
 
 class TextSource(StrEnum):
@@ -145,11 +145,6 @@ def _pool_statement(programme_id: str, window: Window, cohorts: Sequence[str] | 
     return union_all(*parts)
 
 
-async def _rows(session: AsyncSession, statement: Any) -> list[tuple[Any, ...]]:
-    connection = await session.connection()
-    return [tuple(row) for row in (await connection.execute(statement)).all()]
-
-
 async def pool_texts(
     session: AsyncSession,
     programme_id: str,
@@ -165,6 +160,7 @@ async def pool_texts(
     statement = select_columns(*union.c).order_by(
         union.c.created_at, union.c.source, union.c.source_id
     )
+    found = await aggregate_rows(session, statement)
     return [
         PoolText(
             TextSource(str(source)),
@@ -175,9 +171,7 @@ async def pool_texts(
             str(text),
             _aware(created_at),
         )
-        for source, source_id, person_id, cohort_id, category, text, created_at in await _rows(
-            session, statement
-        )
+        for source, source_id, person_id, cohort_id, category, text, created_at in found
     ]
 
 
@@ -271,7 +265,7 @@ async def theme_person_ids(session: AsyncSession, theme_id: int) -> list[int]:
         .distinct()
         .order_by(col(ThemeText.person_id))
     )
-    return [int(row[0]) for row in await _rows(session, statement)]
+    return [int(row[0]) for row in await aggregate_rows(session, statement)]
 
 
 async def add_release(
@@ -337,7 +331,7 @@ async def unplaced_count(session: AsyncSession, programme_id: str, window: Windo
         )
     )
     statement = select_columns(func.count()).select_from(union).where(~seen)
-    return int((await _rows(session, statement))[0][0])
+    return int((await aggregate_rows(session, statement))[0][0])
 
 
 async def lock_theme_building(session: AsyncSession, programme_id: str) -> None:
@@ -351,7 +345,7 @@ async def lock_theme_building(session: AsyncSession, programme_id: str) -> None:
     if session.get_bind().dialect.name != "postgresql":
         return
     key = zlib.crc32(f"lastmile:themes:{programme_id}".encode())
-    await _rows(session, select_columns(func.pg_advisory_xact_lock(key)))
+    await aggregate_rows(session, select_columns(func.pg_advisory_xact_lock(key)))
 
 
 @dataclass(frozen=True)
@@ -396,7 +390,7 @@ async def theme_tallies(
     )
     people = select_columns(theme, func.count(distinct(col(ThemeText.person_id)))).where(*scope)
     sources: dict[int, list[tuple[str, int]]] = {}
-    for theme_id, source, count in await _rows(session, by_source):
+    for theme_id, source, count in await aggregate_rows(session, by_source):
         sources.setdefault(int(theme_id), []).append((str(source), int(count)))
     return [
         ThemeTally(
@@ -405,7 +399,7 @@ async def theme_tallies(
             sum(n for _, n in sources[int(theme_id)]),
             tuple(sorted(sources[int(theme_id)], key=lambda pair: (-pair[1], pair[0]))),
         )
-        for theme_id, count in await _rows(session, people.group_by(theme))
+        for theme_id, count in await aggregate_rows(session, people.group_by(theme))
     ]
 
 
@@ -418,7 +412,7 @@ async def writers_outside(
         *_placed_in(programme_id, window),
         or_(theme.is_(None), theme.not_in(list(theme_ids))) if theme_ids else true(),
     )
-    return int((await _rows(session, statement))[0][0])
+    return int((await aggregate_rows(session, statement))[0][0])
 
 
 async def theme_people_by_week(
@@ -442,7 +436,7 @@ async def theme_people_by_week(
         .where(rows.c.week >= 0)
         .group_by(rows.c.week, rows.c.theme)
     )
-    return {(int(w), int(t)): int(n) for w, t, n in await _rows(session, statement)}
+    return {(int(w), int(t)): int(n) for w, t, n in await aggregate_rows(session, statement)}
 
 
 _WORDS: dict[TextSource, tuple[Any, Any]] = {
@@ -478,13 +472,15 @@ async def newest_theme_texts(
         .order_by(col(ThemeText.created_at).desc(), col(ThemeText.source), col(ThemeText.source_id))
         .limit(limit)
     )
-    placed = await _rows(session, statement)
+    placed = await aggregate_rows(session, statement)
     words: dict[tuple[str, int], str] = {}
     for source in {TextSource(row[0]) for row in placed}:
         model, text = _WORDS[source]
         ids = [int(row[1]) for row in placed if row[0] == source.value]
         found = select_columns(model.id, text).where(model.id.in_(ids))
-        words |= {(source.value, int(i)): str(t or "") for i, t in await _rows(session, found)}
+        words |= {
+            (source.value, int(i)): str(t or "") for i, t in await aggregate_rows(session, found)
+        }
     return [
         PoolText(
             TextSource(source), int(sid), int(person), str(cohort or ""), "", words[key], _aware(at)

@@ -22,7 +22,14 @@ from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.models import Answer, CheckIn, WeekCount
-from storage.reports import OUTCOME_COLUMNS, OutcomeCounts, Window, _in_cohorts, _rows, week_index
+from storage.reports import (
+    OUTCOME_COLUMNS,
+    OutcomeCounts,
+    Window,
+    aggregate_rows,
+    in_cohorts,
+    week_index,
+)
 from storage.sql import upsert
 
 EVERY_TEAM = "*"
@@ -144,9 +151,9 @@ async def fingerprints(
         # PostgreSQL hashes a GROUP BY (no sort) and joins the answers by hash, where
         # twelve SELECTs would each probe the answers row by row.
         statement = _grouped_prints(programme_id, weeks)
-    for row in await _rows(session, statement):
+    for row in await aggregate_rows(session, statement):
         found[int(row[0])] = ":".join(str(int(value)) for value in row[1:])
-    for week, count, total, answers in await _rows(session, never_sent):
+    for week, count, total, answers in await aggregate_rows(session, never_sent):
         if int(week) >= 0:
             extra = f"/{int(count)}:{int(total or 0)}:{int(answers)}"
             found[int(week)] = found.get(int(week), "") + extra
@@ -195,7 +202,7 @@ async def _kept(
         col(WeekCount.week_start) < max(w.end for w in weeks),
     )
     kept: dict[int, tuple[str, dict[str, list[int]]]] = {}
-    for start, end, fingerprint, counts in await _rows(session, statement):
+    for start, end, fingerprint, counts in await aggregate_rows(session, statement):
         index = position.get((_utc(start), _utc(end)))
         if index is not None:
             kept[index] = (str(fingerprint), dict(counts))
@@ -228,7 +235,7 @@ async def _count(
                 case((col(Answer.outcome) != "not_now", col(Answer.person_id)), else_=None).label(
                     "person"
                 ),
-            ).where(_in_cohorts(CheckIn.cohort_id, cohorts))
+            ).where(in_cohorts(CheckIn.cohort_id, cohorts))
             for sent in (True, False)
         ]
     ).subquery()
@@ -261,7 +268,7 @@ async def _count(
         func.count(distinct(reduced.c.person)),
     ).group_by(reduced.c.week)
     counted: dict[int, dict[str, list[int]]] = {}
-    for week, cohort, *numbers in await _rows(session, union_all(per_team, whole)):
+    for week, cohort, *numbers in await aggregate_rows(session, union_all(per_team, whole)):
         team = EVERY_TEAM if cohort == EVERY_TEAM else str(cohort or "")
         counted.setdefault(int(week), {})[team] = [int(value or 0) for value in numbers]
     return counted
@@ -319,3 +326,33 @@ async def week_counts(
             elif team != EVERY_TEAM and teams:
                 per_team[(index, team)] = OutcomeCounts(*numbers)
     return whole, per_team
+
+
+async def outcome_counts(
+    session: AsyncSession,
+    programme_id: str,
+    weeks: Sequence[Window],
+    *,
+    cohorts: Sequence[str] | None = None,
+    by_cohort: bool = False,
+) -> dict[tuple[int, str], OutcomeCounts]:
+    """Count check-ins asked and answered, per week (and per cohort when asked).
+
+    A check-in belongs to the week it was asked in (sent, or answered when the
+    send time was never recorded); its answer counts in that week too, so a rate
+    never exceeds 100%.
+
+    Args:
+        session: an open session.
+        programme_id: the programme.
+        weeks: the weeks to count, as UTC ranges.
+        cohorts: only these cohorts (None: all of the programme's).
+        by_cohort: one row per (week, cohort) instead of per week.
+
+    Returns:
+        Counts keyed by (index into `weeks`, cohort id or "" when not by cohort).
+    """
+    totals, per_cohort = await week_counts(
+        session, programme_id, weeks, cohorts=cohorts, totals=not by_cohort, teams=by_cohort
+    )
+    return per_cohort if by_cohort else totals

@@ -32,8 +32,8 @@ from bot.runtime import Runtime
 from storage.checkins import create_checkin, save_answer, set_checkin_status
 from storage.models import Answer, CheckIn, Person, WeekCount
 from storage.people import forget_person
-from storage.reports import OutcomeCounts, Window, outcome_counts
-from storage.week_counts import week_counts
+from storage.reports import OutcomeCounts, Window
+from storage.week_counts import outcome_counts, week_counts
 from tests.conftest import FakeClock
 from tests.digest_seed import running, say
 

@@ -32,8 +32,8 @@ from typing import TypeVar
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.reports import OutcomeCounts, Window, outcome_counts
-from storage.week_counts import week_counts
+from storage.reports import OutcomeCounts, Window
+from storage.week_counts import outcome_counts, week_counts
 
 NO_TEAM = ""
 """The cohort id standing for check-ins with no team: never shown alone."""
