@@ -69,7 +69,12 @@ def test_serve_answers_healthz_on_sqlite_with_no_credentials(tmp_path: Path) -> 
         assert (tmp_path / "lastmile.db").exists()
     finally:
         process.send_signal(signal.SIGINT)
-        output, _ = process.communicate(timeout=20)
+        try:
+            output, _ = process.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()  # never left running past its test, whatever failed
+            process.communicate()
+            raise
     assert "lastmile chat --as ana" in output
 
 
