@@ -18,20 +18,11 @@ if TYPE_CHECKING:
     from bot.runtime import Runtime
 
 
-class LocalPlugin:
-    """The terminal chat as a platform: its events go through the inbox like any other's.
+class ChatOnThisMachine:
+    """What the terminal and browser chats share as platforms: no send limits, and no
+    platform waiting for an immediate answer (every reply goes through the outbox)."""
 
-    It has no sender: `lastmile chat` shows its person's outbox messages itself, so a
-    `serve` sharing the database leaves them for it.
-    """
-
-    name = PLATFORM
-    wording_keys: tuple[str, ...] = ()
     limits: tuple[Limit, ...] = ()
-
-    def translate(self, payload: Mapping[str, Any]) -> Inbound | None:
-        """What a terminal payload means."""
-        return translate(payload)
 
     def rate_scopes(self, message: Outbound) -> dict[str, str]:
         """No limits, so no scopes."""
@@ -40,8 +31,23 @@ class LocalPlugin:
     def answer_now(
         self, inbound: Inbound, replies: Sequence[Reply]
     ) -> tuple[dict[str, Any], list[Reply]]:
-        """The terminal waits for nothing but the outbox."""
+        """Nothing waits: every reply arrives through the outbox."""
         return {}, list(replies)
+
+
+class LocalPlugin(ChatOnThisMachine):
+    """The terminal chat as a platform: its events go through the inbox like any other's.
+
+    It has no sender: `lastmile chat` shows its person's outbox messages itself, so a
+    `serve` sharing the database leaves them for it.
+    """
+
+    name = PLATFORM
+    wording_keys: tuple[str, ...] = ()
+
+    def translate(self, payload: Mapping[str, Any]) -> Inbound | None:
+        """What a terminal payload means."""
+        return translate(payload)
 
     def mount(self, app: web.Application | None, runtime: Runtime) -> Connection:
         """Always connected: the inbox worker handles what the terminal chat stores."""

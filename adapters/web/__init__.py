@@ -5,16 +5,14 @@ from __future__ import annotations
 
 import argparse
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from adapters.local import ChatOnThisMachine
 from adapters.web.chat import Conversations, WebSender
 from adapters.web.inbound import PEOPLE_PLATFORM, PLATFORM, web_translate
 from adapters.web.pages import WORDING_KEYS, WebChatPages, mount_pages
-from bot.delivery import Outbound
 from bot.platform import Connection, Inbound
-from bot.ratelimit import Limit
-from bot.replies import Reply
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -24,27 +22,16 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
-class WebChatPlugin:
+class WebChatPlugin(ChatOnThisMachine):
     """The browser chat as a platform: its events go through the inbox, its replies
     through the outbox, like every platform's."""
 
     name = PLATFORM
     wording_keys: tuple[str, ...] = WORDING_KEYS
-    limits: tuple[Limit, ...] = ()
 
     def translate(self, payload: Mapping[str, Any]) -> Inbound | None:
         """What a browser payload means (the terminal chat's meaning)."""
         return web_translate(payload)
-
-    def rate_scopes(self, message: Outbound) -> dict[str, str]:
-        """No limits, so no scopes."""
-        return {}
-
-    def answer_now(
-        self, inbound: Inbound, replies: Sequence[Reply]
-    ) -> tuple[dict[str, Any], list[Reply]]:
-        """The page waits for nothing: every reply arrives as an event."""
-        return {}, list(replies)
 
     def mount(self, app: web.Application | None, runtime: Runtime) -> Connection | None:
         """Show the chat at / when serving with no chat platform connected.
