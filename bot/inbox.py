@@ -30,6 +30,7 @@ from bot.outgoing import payload_of
 from bot.passes import Passes
 from bot.platform import Connection, Inbound
 from bot.safe_logs import failure
+from bot.stopping import cancel_and_wait
 from storage.db import DATABASE_UNAVAILABLE, Database
 from storage.inbox import (
     Finished,
@@ -180,9 +181,7 @@ class InboxWriter:
             await asyncio.gather(*list(self._writes), return_exceptions=True)
         task, self._task = self._task, None
         if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_and_wait(task)
 
 
 def _consume(future: asyncio.Future[Stored]) -> None:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime, timedelta
+
+from bot.stopping import cancel_and_wait
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +68,4 @@ class LeaseKeeper:
         """Stop renewing (the process is shutting down)."""
         task, self._task = self._task, None
         if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_and_wait(task)

@@ -7,6 +7,8 @@ import contextlib
 import logging
 from abc import ABC, abstractmethod
 
+from bot.stopping import cancel_and_wait
+
 logger = logging.getLogger(__name__)
 
 
@@ -51,9 +53,7 @@ class Passes(ABC):
             self._wake.set()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(asyncio.shield(task), grace)
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_and_wait(task)
             self._stopping = False
         await self.on_stop()
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
+import signal
 import sys
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
@@ -21,6 +23,8 @@ from lastmile.platforms import PLATFORMS, facts
 from storage.migrate import SchemaOutOfDate
 
 if TYPE_CHECKING:
+    from aiohttp import web
+
     from bot.runtime import Runtime
 
 logger = logging.getLogger("lastmile")
@@ -59,18 +63,34 @@ async def _demo_check(runtime: Runtime) -> str:
 async def _serve(args: argparse.Namespace, settings: Settings) -> int:
     from aiohttp import web
 
-    from lastmile.edge import SERVER_OPTIONS, return_free_memory
+    from lastmile.edge import SERVER_OPTIONS
     from lastmile.server import build_app, runtime_for
 
     runtime = await runtime_for(settings)
-    refusal = await _demo_check(runtime)
-    if refusal:
+    try:
+        refusal = await _demo_check(runtime)
+        if refusal:
+            print(f"lastmile: {refusal}", file=sys.stderr)
+            return 2
+        app = build_app(runtime, run_jobs=True)
+        runner = web.AppRunner(app, access_log=None, **SERVER_OPTIONS)
+        await runner.setup()
+        try:
+            await _listen(runner, runtime, settings)
+        finally:
+            # Stops the background jobs too, and waits for them, before the database closes.
+            await runner.cleanup()
+    finally:
         await runtime.close()
-        print(f"lastmile: {refusal}", file=sys.stderr)
-        return 2
-    app = build_app(runtime, run_jobs=True)
-    runner = web.AppRunner(app, access_log=None, **SERVER_OPTIONS)
-    await runner.setup()
+    return 0
+
+
+async def _listen(runner: web.AppRunner, runtime: Runtime, settings: Settings) -> None:
+    """Answer on the configured port until Ctrl-C (which cancels this) or SIGTERM."""
+    from aiohttp import web
+
+    from lastmile.edge import return_free_memory
+
     site = web.TCPSite(runner, settings.host, settings.port)
     await site.start()
     await return_free_memory()
@@ -86,12 +106,12 @@ async def _serve(args: argparse.Namespace, settings: Settings) -> int:
     if "web" in runtime.platforms:
         where = f"chat with it in your browser at {settings.public_url}/, or {where}"
     print(f"lastmile is running on http://127.0.0.1:{settings.port}/healthz — {where}", flush=True)
-    try:
-        await asyncio.Event().wait()
-    finally:
-        await runner.cleanup()
-        await runtime.close()
-    return 0
+    stop = asyncio.Event()
+    # `docker stop` and process managers send SIGTERM: stop as gently as on Ctrl-C.
+    with contextlib.suppress(NotImplementedError):  # no signal handlers on Windows loops
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    await stop.wait()
+    logger.info("lastmile is stopping (SIGTERM)")
 
 
 async def _demo(args: argparse.Namespace, settings: Settings) -> int:

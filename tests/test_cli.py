@@ -58,7 +58,14 @@ def _wait_healthy(port: int, process: subprocess.Popen[str]) -> int:
     return 0
 
 
-def test_serve_answers_healthz_on_sqlite_with_no_credentials(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("stop_signal", "exit_code"),
+    [(signal.SIGINT, 130), (signal.SIGTERM, 0)],
+    ids=["ctrl-c", "sigterm"],
+)
+def test_serve_answers_healthz_on_sqlite_with_no_credentials(
+    tmp_path: Path, stop_signal: signal.Signals, exit_code: int
+) -> None:
     port = _free_port()
     env = _env(tmp_path, PORT=str(port))
     process = subprocess.Popen(
@@ -68,7 +75,7 @@ def test_serve_answers_healthz_on_sqlite_with_no_credentials(tmp_path: Path) -> 
         assert _wait_healthy(port, process) == 200
         assert (tmp_path / "lastmile.db").exists()
     finally:
-        process.send_signal(signal.SIGINT)
+        process.send_signal(stop_signal)
         try:
             output, _ = process.communicate(timeout=20)
         except subprocess.TimeoutExpired:
@@ -76,6 +83,8 @@ def test_serve_answers_healthz_on_sqlite_with_no_credentials(tmp_path: Path) -> 
             process.communicate()
             raise
     assert "lastmile chat --as ana" in output
+    assert process.returncode == exit_code, output
+    assert "Traceback" not in output
 
 
 def test_scripted_chat_session(tmp_path: Path) -> None:

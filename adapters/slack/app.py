@@ -9,7 +9,6 @@ import logging
 import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from contextlib import suppress
 from dataclasses import replace
 from typing import Any
 
@@ -34,6 +33,7 @@ from bot.platform import Inbound
 from bot.runtime import Runtime
 from bot.safe_logs import failure
 from bot.sent import SentCopies
+from bot.stopping import cancel_and_wait
 from storage.checkins import get_checkin
 from storage.inbox import NewEvent
 
@@ -213,9 +213,7 @@ class SlackAdapter:
         """Disconnect Socket Mode and stop background profile lookups."""
         await self.profiles.close()
         if self._learning is not None:
-            self._learning.cancel()
-            with suppress(asyncio.CancelledError):
-                await self._learning
+            await cancel_and_wait(self._learning)
         if self.socket_mode is not None:
             await self.socket_mode.close_async()  # type: ignore[no-untyped-call]
             self.socket_mode = None

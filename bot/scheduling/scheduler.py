@@ -18,6 +18,7 @@ from bot.runtime import Runtime
 from bot.safe_logs import failure
 from bot.scheduling.checkins import expire_checkins, queue_due_checkins, send_reminders
 from bot.scheduling.digests import queue_due_digests
+from bot.stopping import finish_or_cancel
 from bot.themes.jobs import place_new_texts
 
 logger = logging.getLogger(__name__)
@@ -66,6 +67,7 @@ class CheckinScheduler:
         self.runs: Counter[str] = Counter()
         """How many times each job has run in this process (finished or failed)."""
         self._ran = asyncio.Event()
+        self._running: set[asyncio.Task[object]] = set()
 
     def start(self) -> None:
         """Add the jobs (the first run at once, to catch up after a restart) and start."""
@@ -92,9 +94,15 @@ class CheckinScheduler:
         """The ids of the scheduled jobs."""
         return [job.id for job in self.scheduler.get_jobs()]
 
-    async def stop(self) -> None:
-        """Stop firing jobs; a job in progress is cancelled (its transaction rolls back)."""
+    async def stop(self, grace: float = 10.0) -> None:
+        """Stop firing jobs; a job in progress may finish for up to `grace` seconds, then is
+        cancelled, and stop returns once it has rolled back (so the database can close)."""
         if self.scheduler.running:
+            # APScheduler's shutdown cancels running jobs without waiting for them; a job
+            # cancelled mid-statement must still hand back its connection before the
+            # engine closes, or closing the process hangs.
+            self.scheduler.pause()
+            await finish_or_cancel(set(self._running), grace)
             self.scheduler.shutdown(wait=False)
             # AsyncIOScheduler shuts down on the next turn of the event loop.
             await asyncio.sleep(0)
@@ -106,6 +114,10 @@ class CheckinScheduler:
             await self._ran.wait()
 
     async def _run(self, name: str, tick: Tick) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._running.add(task)
+            task.add_done_callback(self._running.discard)
         now = self.runtime.clock()
         try:
             queued = await tick(self.runtime, now)
