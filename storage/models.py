@@ -146,6 +146,15 @@ class Answer(SQLModel, table=True):
             sqlite_where=sql_text("not_used_text != ''"),
             postgresql_where=sql_text("not_used_text != ''"),
         ),
+        # A digest's fingerprint of a week's answers reads this index alone (SQLite keeps
+        # the row id in every index; PostgreSQL is given it).
+        Index(
+            "ix_answer_checkin_print",
+            "checkin_id",
+            "person_id",
+            "outcome",
+            postgresql_include=["id"],
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -4,9 +4,9 @@ Counting distinct respondents per week and team is a GROUP BY over every check-i
 the weeks (about 1.2 million rows for twelve weeks of 10,000 people), which both
 databases answer by sorting. Most of a digest's weeks are over and never change, so
 each week's counts are kept (`WeekCount`) with a fingerprint of the rows they came
-from: one streaming read (no sort) fingerprints every week, and only the weeks whose
-fingerprint changed — a late answer, a `forget`, a check-in stored for a past week —
-are counted again.
+from: reads of two covering indexes (no join, no sort) fingerprint every week, and only
+the weeks whose fingerprint changed — a late answer, a `forget`, a check-in stored for
+a past week — are counted again.
 """
 
 from __future__ import annotations
@@ -65,54 +65,48 @@ def _asked_at(sent: bool) -> Any:
     return col(CheckIn.sent_at) if sent else col(CheckIn.answered_at)
 
 
-def _print_columns() -> list[Any]:
-    code = case(
-        *[(col(Answer.outcome) == name, n + 1) for n, name in enumerate(OUTCOME_COLUMNS)],
-        else_=0,
-    )
-    return [
+def _checkin_prints(programme_id: str, index: int, week: Window) -> Any:
+    """One week's check-ins, counted and summed from the (programme_id, sent_at, ...) index
+    alone, with the lowest and highest check-in id the week's answers can point to."""
+    return select_columns(
+        literal(index).label("week"),
         func.count(col(CheckIn.id)),
         func.coalesce(func.sum(col(CheckIn.id)), 0),
         func.coalesce(func.sum(col(CheckIn.person_id)), 0),
         func.coalesce(func.sum(func.length(col(CheckIn.cohort_id)) * col(CheckIn.id)), 0),
-        func.count(col(Answer.id)),
-        func.coalesce(func.sum(col(Answer.id)), 0),
-        func.coalesce(func.sum(col(Answer.person_id)), 0),
-        func.coalesce(func.sum(code * col(Answer.id)), 0),
-    ]
+        func.min(col(CheckIn.id)),
+        func.max(col(CheckIn.id)),
+    ).where(
+        col(CheckIn.programme_id) == programme_id,
+        col(CheckIn.kind) != "day30",
+        col(CheckIn.sent_at) >= week.start,
+        col(CheckIn.sent_at) < week.end,
+    )
 
 
-def _grouped_prints(programme_id: str, weeks: Sequence[Window]) -> Any:
-    span = _span(weeks)
-    rows = _asked(
-        programme_id,
-        span,
-        True,
-        week_index(_asked_at(True), weeks).label("week"),
-        *[column.label(f"c{n}") for n, column in enumerate(_print_values())],
-    ).subquery()
-    values = [rows.c[f"c{n}"] for n in range(len(_print_values()))]
-    sums = [func.count(values[0]), *[func.coalesce(func.sum(v), 0) for v in values[1:4]]]
-    sums += [func.count(values[4]), *[func.coalesce(func.sum(v), 0) for v in values[5:]]]
-    return select_columns(rows.c.week, *sums).where(rows.c.week >= 0).group_by(rows.c.week)
+def _answer_prints(index: int, low: int, high: int) -> Any:
+    """The answers to check-ins with ids from `low` to `high`, counted and summed from the
+    (checkin_id, person_id, outcome) index alone.
 
-
-def _print_values() -> list[Any]:
-    """The per-row values `_print_columns` counts and sums, in the same order."""
+    The range holds every answer of the week's check-ins, and may hold a few answers to
+    check-ins of other weeks or programmes (ids only roughly follow send times): a change
+    to those only costs a recount, never a wrong count.
+    """
     code = case(
         *[(col(Answer.outcome) == name, n + 1) for n, name in enumerate(OUTCOME_COLUMNS)],
         else_=0,
     )
-    return [
-        col(CheckIn.id),
-        col(CheckIn.id),
-        col(CheckIn.person_id),
-        func.length(col(CheckIn.cohort_id)) * col(CheckIn.id),
-        col(Answer.id),
-        col(Answer.id),
-        col(Answer.person_id),
-        code * col(Answer.id),
-    ]
+    return select_columns(
+        literal(index).label("week"),
+        func.count(col(Answer.id)),
+        func.coalesce(func.sum(col(Answer.id)), 0),
+        func.coalesce(func.sum(col(Answer.person_id)), 0),
+        func.coalesce(func.sum(code * col(Answer.id)), 0),
+    ).where(col(Answer.checkin_id) >= low, col(Answer.checkin_id) <= high)
+
+
+def _joined(statements: Sequence[Any]) -> Any:
+    return union_all(*statements) if len(statements) > 1 else statements[0]
 
 
 async def fingerprints(
@@ -121,18 +115,27 @@ async def fingerprints(
     """Each week's fingerprint: counts and sums over its check-ins and their answers.
 
     Any stored, deleted or changed check-in or answer of the week changes it (ids only
-    grow, so a row replaced by another changes the sums). One SELECT per week, joined
-    by UNION ALL: each streams its week's range of the index with no sort.
+    grow, so a row replaced by another changes the sums). Three reads, none joining
+    check-ins to answers row by row: the check-ins of each week from their covering
+    index; the answers of each week's range of check-in ids from theirs; and the few
+    check-ins answered but never sent, whose week is their answer's.
     """
-    sent = [
-        _asked(programme_id, week, True, literal(index).label("week"), *_print_columns())
-        for index, week in enumerate(weeks)
-    ]
+    checkins = await aggregate_rows(
+        session, _joined([_checkin_prints(programme_id, i, week) for i, week in enumerate(weeks)])
+    )
+    found: dict[int, str] = {}
+    ranges: list[Any] = []
+    for week, count, *sums, low, high in checkins:
+        found[int(week)] = ":".join(str(int(value)) for value in (count, *sums))
+        if int(count):
+            ranges.append(_answer_prints(int(week), int(low), int(high)))
+    if ranges:
+        for week, *answered in await aggregate_rows(session, _joined(ranges)):
+            found[int(week)] += "+" + ":".join(str(int(value)) for value in answered)
     # Check-ins never sent but answered: few, so one GROUP BY over the whole span.
-    span = _span(weeks)
     unsent = _asked(
         programme_id,
-        span,
+        _span(weeks),
         False,
         week_index(_asked_at(False), weeks).label("week"),
         col(CheckIn.id).label("checkin"),
@@ -145,14 +148,6 @@ async def fingerprints(
         func.sum(unsent.c.checkin + unsent.c.person),
         func.count(unsent.c.answer),
     ).group_by(unsent.c.week)
-    found: dict[int, str] = {}
-    statement: Any = union_all(*sent) if len(sent) > 1 else sent[0]
-    if session.get_bind().dialect.name == "postgresql":
-        # PostgreSQL hashes a GROUP BY (no sort) and joins the answers by hash, where
-        # twelve SELECTs would each probe the answers row by row.
-        statement = _grouped_prints(programme_id, weeks)
-    for row in await aggregate_rows(session, statement):
-        found[int(row[0])] = ":".join(str(int(value)) for value in row[1:])
     for week, count, total, answers in await aggregate_rows(session, never_sent):
         if int(week) >= 0:
             extra = f"/{int(count)}:{int(total or 0)}:{int(answers)}"

@@ -229,6 +229,22 @@ async def test_kept_week_counts_follow_late_answers_forget_and_past_check_ins(
         await set_checkin_status(session, checkin.id, "sent", sent_at=moment)
         await save_answer(session, checkin, "no", moment)
     assert await counted() == await _naive(pilot, weeks)
+    # An answer of a past week changed in place (its row, not its check-in).
+    async with pilot.db.session() as session:
+        in_first_week = select(CheckIn.id).where(
+            col(CheckIn.sent_at) >= weeks[0].start, col(CheckIn.sent_at) < weeks[0].end
+        )
+        answer = (
+            await session.exec(
+                select(Answer).where(
+                    col(Answer.outcome) == "no", col(Answer.checkin_id).in_(in_first_week)
+                )
+            )
+        ).first()
+        assert answer is not None
+        answer.outcome = "helped"
+        session.add(answer)
+    assert await counted() == await _naive(pilot, weeks)
 
 
 async def test_written_themes_counted_in_sql_equal_the_placement_of_every_text(
