@@ -4,6 +4,7 @@ the test's own that it may stop and start."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import shutil
 import signal
@@ -25,12 +26,29 @@ from tests.conftest import IN_CI
 LASTMILE = [sys.executable, "-m", "lastmile.cli"]
 
 
+PORTS_PER_WORKER = 400
+_tried = itertools.count()
+
+
 def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+    """A TCP port nobody listens on right now, for a server a test starts.
+
+    Each pytest-xdist worker takes its ports from a range of its own, below the kernel's
+    ephemeral ports: a port the kernel hands out (`bind` to 0) is free only until it is
+    closed, and another worker's test could be given the same one and start its server
+    there first, so this test's health check would reach the other test's server.
+    """
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
+    first = 20_000 + PORTS_PER_WORKER * (int(worker or 0) % 30)
+    for _ in range(PORTS_PER_WORKER):
+        port = first + next(_tried) % PORTS_PER_WORKER
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port from {first} on")
 
 
 def lastmile_env(database_url: str, config: Path, **extra: str) -> dict[str, str]:

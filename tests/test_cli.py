@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -17,8 +15,7 @@ import pytest
 from bot.config import example_config_path
 from lastmile.cli import main
 from tests.conftest import empty_postgres_database
-
-LASTMILE = [sys.executable, "-m", "lastmile.cli"]
+from tests.processes import LASTMILE, free_port
 
 
 def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
@@ -30,13 +27,6 @@ def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
     env.update(DATABASE_URL=f"sqlite:///{tmp_path / 'lastmile.db'}", PYTHONUNBUFFERED="1")
     env.update(extra)
     return env
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _run(args: list[str], env: dict[str, str], stdin: str = "") -> subprocess.CompletedProcess[str]:
@@ -66,7 +56,7 @@ def _wait_healthy(port: int, process: subprocess.Popen[str]) -> int:
 def test_serve_answers_healthz_on_sqlite_with_no_credentials(
     tmp_path: Path, stop_signal: signal.Signals, exit_code: int
 ) -> None:
-    port = _free_port()
+    port = free_port()
     env = _env(tmp_path, PORT=str(port))
     process = subprocess.Popen(
         [*LASTMILE, "serve"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
@@ -179,7 +169,7 @@ def test_bad_config_is_named(
 def test_bad_config_stops_serve_before_it_starts(tmp_path: Path) -> None:
     path = tmp_path / "bad.toml"
     path.write_text('programmes.p = { name = "P", tool = "T", timezone = "Mars/Base" }')
-    env = _env(tmp_path, LASTMILE_CONFIG=str(path), PORT=str(_free_port()))
+    env = _env(tmp_path, LASTMILE_CONFIG=str(path), PORT=str(free_port()))
     serve = _run(["serve"], env)
     assert serve.returncode == 2
     assert "programmes.p.timezone: unknown time zone 'Mars/Base'" in serve.stderr
@@ -240,7 +230,7 @@ def empty_postgres() -> Iterator[str]:
 def test_serve_refuses_an_out_of_date_postgres_schema_until_upgraded(
     tmp_path: Path, empty_postgres: str
 ) -> None:
-    env = _env(tmp_path, DATABASE_URL=empty_postgres, PORT=str(_free_port()))
+    env = _env(tmp_path, DATABASE_URL=empty_postgres, PORT=str(free_port()))
     refused = _run(["serve"], env)
     assert refused.returncode == 2
     assert "Run `lastmile db upgrade` first" in refused.stderr
