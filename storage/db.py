@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -15,6 +14,8 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.turns import TurnLock
 
 logger = logging.getLogger(__name__)
 
@@ -91,32 +92,6 @@ def _sqlite_replayable_pragmas(dbapi_connection: Any, record: Any) -> None:
     _sqlite_pragmas(dbapi_connection, record, synchronous="NORMAL")
 
 
-class _TurnLock:
-    """An asyncio lock its holder may take again (a session opened inside a session)."""
-
-    def __init__(self) -> None:
-        self._lock = asyncio.Lock()
-        self._owner: asyncio.Task[object] | None = None
-        self._depth = 0
-
-    @asynccontextmanager
-    async def held(self) -> AsyncIterator[None]:
-        task = asyncio.current_task()
-        if self._owner is task and task is not None:
-            self._depth += 1
-            try:
-                yield
-            finally:
-                self._depth -= 1
-            return
-        async with self._lock:
-            self._owner, self._depth = task, 1
-            try:
-                yield
-            finally:
-                self._owner, self._depth = None, 0
-
-
 class Database:
     """An async engine and its session factory."""
 
@@ -152,10 +127,9 @@ class Database:
             self._replayable = async_sessionmaker(
                 self._replayable_engine, class_=AsyncSession, expire_on_commit=False
             )
-        # SQLite lets one transaction write at a time and makes the others wait in its
-        # busy handler, which sleeps ever longer; within this process transactions take
-        # turns on an asyncio lock instead and hand over at once.
-        self._turns = _TurnLock() if self.is_sqlite else None
+        # SQLite lets one transaction write at a time: within this process they take
+        # turns (storing arrivals first), instead of sleeping in SQLite's busy handler.
+        self._turns = TurnLock() if self.is_sqlite else None
         # On PostgreSQL storing what arrives has connections of its own, so an
         # acknowledgement never waits for one that handling or sending holds.
         self._arrivals = self._sessions
@@ -210,10 +184,13 @@ class Database:
 
     @asynccontextmanager
     async def arrivals_session(self) -> AsyncIterator[AsyncSession]:
-        """A session for storing what platforms send (the inbox), on its own connections."""
-        if self._arrivals_engine is None:
-            async with self.session() as session:
-                yield session
+        """A session for storing what platforms send (the inbox): on its own connections
+        (PostgreSQL), or first in turn at the writer (SQLite)."""
+        if self._turns is not None:
+            async with self._turns.held(urgent=True), self._sessions() as session:
+                async with session.begin():
+                    yield session
+                self._committed(session)
             return
         async with self._arrivals() as session, session.begin():
             yield session
