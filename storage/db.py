@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -145,13 +146,18 @@ class Database:
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
         """A session in one transaction: committed on success, rolled back on error."""
-        if self._turns is None:
-            async with self._sessions() as session:
-                async with session.begin():
-                    yield session
-                self._committed(session)
-            return
-        async with self._turns.held(), self._sessions() as session:
+        async with self._in_turn(self._sessions) as session:
+            yield session
+
+    @asynccontextmanager
+    async def _in_turn(
+        self, sessions: async_sessionmaker[AsyncSession], *, urgent: bool = False
+    ) -> AsyncIterator[AsyncSession]:
+        """A transaction from `sessions`, on SQLite in this process's turn at the writer."""
+        async with contextlib.AsyncExitStack() as stack:
+            if self._turns is not None:
+                await stack.enter_async_context(self._turns.held(urgent=urgent))
+            session = await stack.enter_async_context(sessions())
             async with session.begin():
                 yield session
             self._committed(session)
@@ -169,30 +175,17 @@ class Database:
         reply goes out whose handling could still be lost. A lost handling leaves its
         inbox row pending, and it is handled again.
         """
-        if self._turns is None:
-            async with self._sessions() as session:
-                async with session.begin():
-                    connection = await session.connection()
-                    await connection.execute(text("SET LOCAL synchronous_commit TO OFF"))
-                    yield session
-                self._committed(session)
-            return
-        async with self._turns.held(), self._replayable() as session:
-            async with session.begin():
-                yield session
-            self._committed(session)
+        async with self._in_turn(self._replayable) as session:
+            if self._turns is None:
+                connection = await session.connection()
+                await connection.execute(text("SET LOCAL synchronous_commit TO OFF"))
+            yield session
 
     @asynccontextmanager
     async def arrivals_session(self) -> AsyncIterator[AsyncSession]:
         """A session for storing what platforms send (the inbox): on its own connections
         (PostgreSQL), or first in turn at the writer (SQLite)."""
-        if self._turns is not None:
-            async with self._turns.held(urgent=True), self._sessions() as session:
-                async with session.begin():
-                    yield session
-                self._committed(session)
-            return
-        async with self._arrivals() as session, session.begin():
+        async with self._in_turn(self._arrivals, urgent=True) as session:
             yield session
 
     def _committed(self, session: AsyncSession) -> None:
