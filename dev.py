@@ -51,7 +51,8 @@ def ensure_venv() -> None:
         return
     say("installing lastmile and its dependencies into .venv (first run takes a minute)")
     run(PYTHON, "-m", "pip", "install", "--quiet", "--upgrade", "pip")
-    run(PYTHON, "-m", "pip", "install", "--quiet", "-e", ".[dev]")
+    # No bytecode at install (a third of its time): Python compiles what is imported, once.
+    run(PYTHON, "-m", "pip", "install", "--quiet", "--no-compile", "-e", ".[dev]")
     for old in VENV.glob(".installed-*"):
         old.unlink()
     stamp.touch()
