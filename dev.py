@@ -51,8 +51,7 @@ def ensure_venv() -> None:
         return
     say("installing lastmile and its dependencies into .venv (first run takes a minute)")
     run(PYTHON, "-m", "pip", "install", "--quiet", "--upgrade", "pip")
-    # No bytecode at install (a third of its time): Python compiles what is imported, once.
-    run(PYTHON, "-m", "pip", "install", "--quiet", "--no-compile", "-e", ".[dev]")
+    run(PYTHON, "-m", "pip", "install", "--quiet", "-e", ".[dev]")
     for old in VENV.glob(".installed-*"):
         old.unlink()
     stamp.touch()
