@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import select as sql_select
 from sqlmodel import SQLModel, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.outgoing import payload_of
+from bot.replies import Text
 from bot.runtime import Runtime
 from storage.models import Person
+from storage.outbox import enqueue
 
 Model = TypeVar("Model", bound=SQLModel)
 
@@ -51,3 +56,17 @@ async def rows_referring_to(runtime: Runtime, person_id: int) -> dict[str, int]:
 def said(lines: list[str], fragment: str) -> bool:
     """True when any shown line contains `fragment`."""
     return any(fragment in line for line in lines)
+
+
+async def enqueue_notice(session: AsyncSession, number: int, now: datetime, **to: Any) -> None:
+    """Queue the Slack notice "notice NUMBER" for a person (`person_id=`) or a channel
+    (`destination=`)."""
+    await enqueue(
+        session,
+        dedupe_key=f"notice:{number}",
+        platform="slack",
+        purpose="notice",
+        payload=payload_of([Text(f"notice {number}")]),
+        now=now,
+        **to,
+    )

@@ -18,13 +18,10 @@ from sqlmodel import col, select
 
 from bot.checkin_runner import open_checkin
 from bot.config import Settings
-from bot.outgoing import payload_of
-from bot.replies import Text
 from lastmile.server import runtime_for
 from storage.checkins import set_checkin_status
 from storage.migrate import upgrade_sync
 from storage.models import Answer, InboxEvent, Note, OutboxMessage, Person
-from storage.outbox import enqueue
 from tests.conftest import FakeClock
 from tests.fakes.slack_api import FakeSlackApi
 from tests.fakes.slack_signing import (
@@ -39,6 +36,7 @@ from tests.fakes.slack_signing import (
 )
 from tests.fakes.teams_activities import load_activity, teams_request_headers
 from tests.fakes.teams_connector import FakeTeamsConnector
+from tests.helpers import enqueue_notice
 from tests.processes import lastmile_env, own_postgres, serve
 from tests.slack_support import SIGNING_SECRET
 
@@ -341,15 +339,7 @@ async def queue_notices(database_url: str, config: Path, count_: int) -> None:
                 number = int(person.platform_user_id.removeprefix("U0P"))
                 if number >= count_:
                     continue
-                await enqueue(
-                    session,
-                    dedupe_key=f"notice:{number}",
-                    platform="slack",
-                    purpose="notice",
-                    payload=payload_of([Text(f"notice {number}")]),
-                    now=time_now(),
-                    person_id=person.id,
-                )
+                await enqueue_notice(session, number, time_now(), person_id=person.id)
     finally:
         await runtime.close()
 

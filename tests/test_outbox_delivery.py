@@ -23,7 +23,7 @@ from bot.scheduling.checkins import queue_due_checkins
 from storage.models import CheckIn, OutboxMessage, Person
 from storage.outbox import enqueue
 from tests.conftest import FakeClock
-from tests.helpers import rows
+from tests.helpers import enqueue_notice, rows
 from tests.scheduling_support import (
     RecordingSender,
     deliver_all,
@@ -59,15 +59,8 @@ async def queue_notices(runtime: Runtime, count: int) -> list[int]:
     now = runtime.clock()
     async with runtime.db.session() as session:
         for number in range(count):
-            await enqueue(
-                session,
-                dedupe_key=f"notice:{number}",
-                platform="slack",
-                purpose="notice",
-                payload=payload_of([Text(f"notice {number}")]),
-                now=now,
-                person_id=people["ULON" if number % 2 else "UCHI"],
-            )
+            person_id = people["ULON" if number % 2 else "UCHI"]
+            await enqueue_notice(session, number, now, person_id=person_id)
         await enqueue(
             session,
             dedupe_key="digest:routing:2026-W46",

@@ -17,16 +17,13 @@ from adapters.slack import SlackPlugin
 from bot.delivery import Outbound, Sender
 from bot.delivery_loop import DeliveryLoop
 from bot.digest.weekly import queue_weekly_digest
-from bot.outgoing import payload_of
-from bot.replies import Text
 from bot.runtime import Runtime
 from bot.scheduling.checkins import queue_due_checkins
 from lastmile.server import connect
 from storage.models import OutboxMessage, Person
-from storage.outbox import enqueue
 from tests.conftest import FakeClock
 from tests.fakes.slack_api import FailureKind, FakeSlackApi
-from tests.helpers import rows
+from tests.helpers import enqueue_notice, rows
 from tests.scheduling_support import connect_sender, deliver_all, start_runtime, write_config
 from tests.slack_support import slack_settings
 from tests.support import delivery_loop
@@ -66,15 +63,8 @@ async def queue_notices(runtime: Runtime, count: int) -> None:
     people = {p.platform_user_id: p.id for p in await rows(runtime, Person)}
     async with runtime.db.session() as session:
         for number in range(count):
-            await enqueue(
-                session,
-                dedupe_key=f"notice:{number}",
-                platform="slack",
-                purpose="notice",
-                payload=payload_of([Text(f"notice {number}")]),
-                now=runtime.clock(),
-                person_id=people["ULON" if number % 2 else "UCHI"],
-            )
+            person_id = people["ULON" if number % 2 else "UCHI"]
+            await enqueue_notice(session, number, runtime.clock(), person_id=person_id)
 
 
 async def test_real_sender_delivers_each_message_once_through_500s_and_429s(

@@ -13,7 +13,6 @@ from pydantic import ValidationError
 from bot.config import ConfigError, Settings, example_config_path
 from bot.delivery import Outbound, Recipient, heard_retry_after
 from bot.delivery_loop import DeliveryLoop
-from bot.outgoing import payload_of
 from bot.ratelimit import Limit, Request, effective_limits, parse_rate_limits
 from bot.replies import Text
 from bot.runtime import Runtime, load_checked
@@ -21,9 +20,8 @@ from bot.shared_ratelimit import SharedRateLimiter
 from lastmile.platforms import facts
 from storage.db import Database
 from storage.models import OutboxMessage, RateBucket
-from storage.outbox import enqueue
 from tests.conftest import FakeClock
-from tests.helpers import rows
+from tests.helpers import enqueue_notice, rows
 from tests.scheduling_support import RecordingSender, connect_sender, start_runtime, write_config
 from tests.support import VirtualTime
 
@@ -211,15 +209,7 @@ async def queue_to_channels(runtime: Runtime, copies: int) -> list[int]:
     """`copies` notices spread over seven channels."""
     async with runtime.db.session() as session:
         for number in range(copies):
-            await enqueue(
-                session,
-                dedupe_key=f"notice:{number}",
-                platform="slack",
-                purpose="notice",
-                payload=payload_of([Text(f"notice {number}")]),
-                now=runtime.clock(),
-                destination=f"C{number % 7}",
-            )
+            await enqueue_notice(session, number, runtime.clock(), destination=f"C{number % 7}")
     return [row.id for row in await rows(runtime, OutboxMessage) if row.id is not None]
 
 
