@@ -5,18 +5,16 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
+from adapters.local import ChatOnThisMachine
 from adapters.web.chat import Conversations
 from bot.config import Settings
-from bot.delivery import Outbound
 from bot.platform import Connection, Inbound
-from bot.ratelimit import Limit
-from bot.replies import Reply
 from bot.runtime import Runtime
 from lastmile.platforms import PLATFORMS
 from lastmile.server import build_app, runtime_for
@@ -28,23 +26,15 @@ from tests.support import settle
 TRIAL = {name: PLATFORMS[name] for name in ("local", "web")}
 
 
-class CredentialedPlatform:
-    """A platform connected with credentials (as Slack or Teams with an app id would be)."""
+class CredentialedPlatform(ChatOnThisMachine):
+    """A platform connected with credentials (as Slack or Teams with an app id would be);
+    no limits and nothing answered at once, like the chats on this machine."""
 
     name = "acme"
     wording_keys: tuple[str, ...] = ()
-    limits: tuple[Limit, ...] = ()
 
     def translate(self, payload: Any) -> Inbound | None:
         return None
-
-    def rate_scopes(self, message: Outbound) -> dict[str, str]:
-        return {}
-
-    def answer_now(
-        self, inbound: Inbound, replies: Sequence[Reply]
-    ) -> tuple[dict[str, Any], list[Reply]]:
-        return {}, list(replies)
 
     def mount(self, app: Any, runtime: Runtime) -> Connection:
         return Connection(self, description="with credentials")
