@@ -58,13 +58,15 @@ def said(lines: list[str], fragment: str) -> bool:
     return any(fragment in line for line in lines)
 
 
-async def enqueue_notice(session: AsyncSession, number: int, now: datetime, **to: Any) -> None:
-    """Queue the Slack notice "notice NUMBER" for a person (`person_id=`) or a channel
-    (`destination=`)."""
+async def enqueue_notice(
+    session: AsyncSession, number: int, now: datetime, platform: str = "slack", **to: Any
+) -> None:
+    """Queue the notice "notice NUMBER" on a platform, for a person (`person_id=`) or a
+    channel (`destination=`)."""
     await enqueue(
         session,
         dedupe_key=f"notice:{number}",
-        platform="slack",
+        platform=platform,
         purpose="notice",
         payload=payload_of([Text(f"notice {number}")]),
         now=now,

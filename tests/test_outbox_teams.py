@@ -14,13 +14,10 @@ import pytest
 from bot.config import Settings
 from bot.delivery import Outbound, Sender
 from bot.delivery_loop import DeliveryLoop
-from bot.outgoing import payload_of
-from bot.replies import Text
 from storage.models import OutboxMessage
-from storage.outbox import enqueue
 from tests.conftest import FakeClock
 from tests.fakes.teams_activities import PERSONAL_CONVERSATION_ID, USER_ID
-from tests.helpers import person, rows
+from tests.helpers import enqueue_notice, person, rows
 from tests.scheduling_support import connect_sender, deliver_all
 from tests.support import delivery_loop
 from tests.teams_support import TeamsBotUnderTest, teams_bot, teams_settings
@@ -47,15 +44,7 @@ async def queue_notices(bot: TeamsBotUnderTest, count: int) -> None:
     megan = await person(bot.runtime, USER_ID, platform="teams")
     async with bot.runtime.db.session() as session:
         for number in range(count):
-            await enqueue(
-                session,
-                dedupe_key=f"notice:{number}",
-                platform="teams",
-                purpose="notice",
-                payload=payload_of([Text(f"notice {number}")]),
-                now=bot.runtime.clock(),
-                person_id=megan.id,
-            )
+            await enqueue_notice(session, number, bot.runtime.clock(), "teams", person_id=megan.id)
 
 
 def texts(bot: TeamsBotUnderTest) -> list[str]:
