@@ -150,6 +150,26 @@ def clustered(encoder: TextEncoder, settings: GroupingSettings) -> Grouper:
     return group
 
 
+def spectral(encoder: TextEncoder, themes: int, neighbours: int) -> Grouper:
+    """Spectral clustering of the nearest-neighbour graph into a number of themes given
+    in advance (an owner would have to guess it); every text lands in one."""
+
+    def group(items: list[Labelled]) -> list[int | None]:
+        from sklearn.cluster import SpectralClustering
+
+        vectors = encoder.encode([item.text for item in items])
+        model = SpectralClustering(
+            n_clusters=themes,
+            affinity="nearest_neighbors",
+            n_neighbors=neighbours,
+            assign_labels="cluster_qr",
+            random_state=0,
+        )
+        return _keep_shown(items, [int(label) for label in model.fit_predict(vectors)])
+
+    return group
+
+
 def seeded(encoder: TextEncoder, settings: GroupingSettings, form_new: bool) -> Grouper:
     """Owner-named themes (their example phrases) that texts join; optionally new ones form."""
 
@@ -281,6 +301,8 @@ def candidates(
     if embedder is not None:
         found += [
             ("minilm", clustered(embedder, MINILM)),
+            ("minilm, spectral, 9 themes (the true number)", spectral(embedder, 9, 20)),
+            ("minilm, spectral, 12 themes", spectral(embedder, 12, 20)),
             ("minilm, owner seeds", seeded(embedder, MINILM, form_new=False)),
             ("minilm, seeds + new", seeded(embedder, MINILM, form_new=True)),
             ("minilm, weekly, new themes at 3 people (before)", weekly(embedder, MINILM, False, 3)),
