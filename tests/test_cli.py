@@ -61,17 +61,20 @@ def test_serve_answers_healthz_on_sqlite_with_no_credentials(
     process = subprocess.Popen(
         [*LASTMILE, "serve"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
+    healthy = 0
     try:
-        assert _wait_healthy(port, process) == 200
-        assert (tmp_path / "lastmile.db").exists()
+        healthy = _wait_healthy(port, process)
     finally:
         process.send_signal(stop_signal)
         try:
             output, _ = process.communicate(timeout=20)
         except subprocess.TimeoutExpired:
             process.kill()  # never left running past its test, whatever failed
-            process.communicate()
-            raise
+            left, _ = process.communicate()
+            raise AssertionError(f"serve did not stop within 20 s:\n{left}") from None
+    # Checked after the process is stopped, so a failure shows what serve wrote.
+    assert healthy == 200, f"/healthz: {healthy} (-1: serve exited, 0: no answer)\n{output}"
+    assert (tmp_path / "lastmile.db").exists()
     assert "lastmile chat --as ana" in output
     assert process.returncode == exit_code, output
     assert "Traceback" not in output
