@@ -13,7 +13,18 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import case, distinct, func, literal, literal_column, or_, true, union_all, update
+from sqlalchemy import (
+    case,
+    distinct,
+    exists,
+    func,
+    literal,
+    literal_column,
+    or_,
+    true,
+    union_all,
+    update,
+)
 from sqlalchemy import select as select_columns
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -62,10 +73,26 @@ def _in_cohorts(column: Any, cohorts: Sequence[str] | None) -> Any:
     return true() if cohorts is None else col(column).in_(list(cohorts))
 
 
-def _pool_statement(programme_id: str, window: Window, cohorts: Sequence[str] | None) -> Any:
+def _not_placed(source: TextSource, source_id: Any) -> Any:
+    """True for a text no theme row refers to yet (theme building has not seen it)."""
+    placed = exists().where(
+        col(ThemeText.source) == literal(source.value), col(ThemeText.source_id) == source_id
+    )
+    return ~placed
+
+
+def _pool_statement(
+    programme_id: str, window: Window, cohorts: Sequence[str] | None, *, unplaced: bool = False
+) -> Any:
+    """Every text of the window, as a UNION of one SELECT per source; with `unplaced`, only
+    those theme building has not seen, each SELECT checking its own rows (so the few
+    unseen are joined to their check-in, not the many seen)."""
+
     def checked(
         source: TextSource, model: Any, category: Any, text: Any, created: Any, *extra: Any
     ) -> Any:
+        if unplaced:
+            extra = (*extra, _not_placed(source, model.id))
         return (
             select_columns(
                 literal(source.value).label("source"),
@@ -140,6 +167,7 @@ def _pool_statement(programme_id: str, window: Window, cohorts: Sequence[str] | 
             col(Note.created_at) >= window.start,
             col(Note.created_at) < window.end,
             col(Note.text) != "",
+            _not_placed(TextSource.NOTE, col(Note.id)) if unplaced else true(),
         ),
     ]
     return union_all(*parts)
@@ -321,16 +349,8 @@ async def unplaced_count(session: AsyncSession, programme_id: str, window: Windo
     of two totals: texts taken out by a retention purge or a `forget` would
     otherwise cancel out as many new ones.
     """
-    from sqlalchemy import and_, exists
-
-    union = _pool_statement(programme_id, window, None).subquery()
-    seen = exists().where(
-        and_(
-            col(ThemeText.source) == union.c.source,
-            col(ThemeText.source_id) == union.c.source_id,
-        )
-    )
-    statement = select_columns(func.count()).select_from(union).where(~seen)
+    union = _pool_statement(programme_id, window, None, unplaced=True).subquery()
+    statement = select_columns(func.count()).select_from(union)
     return int((await aggregate_rows(session, statement))[0][0])
 
 
