@@ -128,7 +128,8 @@ class MpnetEncoder:
         x = _layer_norm(x, w["embeddings.LayerNorm.weight"], w["embeddings.LayerNorm.bias"])
         relative = np.arange(length)[None, :] - np.arange(length)[:, None]
         bias = w["encoder.relative_attention_bias.weight"][_bucket(relative)]
-        bias = bias.transpose(2, 0, 1)[None] + ((1 - mask)[:, None, None, :] * -1e9)
+        padding = ((1 - mask)[:, None, None, :] * -1e9).astype(np.float32)
+        bias = bias.transpose(2, 0, 1)[None] + padding  # float32 throughout, as the weights
         head = WIDTH // HEADS
         for layer in range(LAYERS):
             p = f"encoder.layer.{layer}."
