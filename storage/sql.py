@@ -54,6 +54,40 @@ async def insert_ignore(
     return result.first() is not None
 
 
+_UPSERTS: dict[tuple[Any, ...], Any] = {}
+"""Upsert statements built once per shape: building one (its VALUES, its `excluded`
+columns) costs more Python than running it, and one runs for every event a person sends."""
+
+
+def _upsert_statement(
+    dialect: str,
+    model: type[SQLModel],
+    names: tuple[str, ...],
+    unique: tuple[str, ...],
+    update: tuple[str, ...],
+    when_changed: tuple[str, ...],
+) -> Any:
+    key = (dialect, model, names, unique, update, when_changed)
+    statement = _UPSERTS.get(key)
+    if statement is None:
+        table = model.__table__  # type: ignore[attr-defined]
+        insert = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+        # Named apart from the columns (SQLAlchemy keeps those names for itself); each
+        # takes its column's type, so datetimes and JSON are bound as the column binds them.
+        statement = insert.values({name: bindparam(f"v_{name}") for name in names})
+        changed = [
+            cast(table.c[name], Text).is_distinct_from(cast(statement.excluded[name], Text))
+            for name in when_changed
+        ]
+        statement = statement.on_conflict_do_update(
+            index_elements=list(unique),
+            set_={column: statement.excluded[column] for column in update},
+            where=or_(*changed) if changed else None,
+        )
+        _UPSERTS[key] = statement
+    return statement
+
+
 async def upsert(
     session: AsyncSession,
     model: type[SQLModel],
@@ -69,18 +103,15 @@ async def upsert(
         when_changed: update only when one of these columns differs from what is
             stored (compared as text, so JSON too): nothing is written otherwise.
     """
-    table = model.__table__  # type: ignore[attr-defined]
-    statement = _insert(session, model).values(**values)
-    changed = [
-        cast(table.c[name], Text).is_distinct_from(cast(statement.excluded[name], Text))
-        for name in when_changed
-    ]
-    statement = statement.on_conflict_do_update(
-        index_elements=list(unique),
-        set_={column: statement.excluded[column] for column in update},
-        where=or_(*changed) if changed else None,
+    statement = _upsert_statement(
+        session.get_bind().dialect.name,
+        model,
+        tuple(values),
+        tuple(unique),
+        tuple(update),
+        tuple(when_changed),
     )
-    await session.exec(statement)
+    await session.exec(statement, params={f"v_{name}": value for name, value in values.items()})
 
 
 ROWS = "row_set"
