@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -131,6 +133,7 @@ class Database:
         # SQLite lets one transaction write at a time: within this process they take
         # turns (storing arrivals first), instead of sleeping in SQLite's busy handler.
         self._turns = TurnLock() if self.is_sqlite else None
+        self._arrived_at = -math.inf
         # On PostgreSQL storing what arrives has connections of its own, so an
         # acknowledgement never waits for one that handling or sending holds.
         self._arrivals = self._sessions
@@ -185,8 +188,13 @@ class Database:
     async def arrivals_session(self) -> AsyncIterator[AsyncSession]:
         """A session for storing what platforms send (the inbox): on its own connections
         (PostgreSQL), or first in turn at the writer (SQLite)."""
+        self._arrived_at = time.monotonic()
         async with self._in_turn(self._arrivals, urgent=True) as session:
             yield session
+
+    def arrivals_within(self, seconds: float) -> bool:
+        """True when something arrived to be stored in the last `seconds` (this process)."""
+        return time.monotonic() - self._arrived_at < seconds
 
     def _committed(self, session: AsyncSession) -> None:
         tallies: list[Tally] = session.info.pop(TALLIES, [])
