@@ -35,6 +35,23 @@ def _insert(session: AsyncSession, model: type[SQLModel]) -> Any:
     return sqlite.insert(table)
 
 
+_BUILT: dict[tuple[Any, ...], Any] = {}
+"""Statements built once per shape (the dialect, the table, the columns given): building
+an INSERT … ON CONFLICT (its VALUES, its `excluded` columns) costs more Python than running
+it, and some run for every event a person sends. Values travel as parameters."""
+
+
+def _values(table: Any, names: tuple[str, ...], dialect: str) -> Any:
+    insert = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+    # Named apart from the columns (SQLAlchemy keeps those names for itself); each takes
+    # its column's type, so datetimes and JSON are bound as the column binds them.
+    return insert.values({name: bindparam(f"v_{name}") for name in names})
+
+
+def _parameters(values: Mapping[str, Any]) -> dict[str, Any]:
+    return {f"v_{name}": value for name, value in values.items()}
+
+
 async def insert_ignore(
     session: AsyncSession, model: type[SQLModel], values: dict[str, Any], unique: Sequence[str]
 ) -> bool:
@@ -43,20 +60,20 @@ async def insert_ignore(
     Returns:
         True when this call inserted the row; False when it was already there.
     """
-    # RETURNING rather than rowcount: psycopg's async cursor reports -1 for this.
-    statement = (
-        _insert(session, model)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=list(unique))
-        .returning(literal_column("1"))
-    )
-    result = await session.exec(statement)
+    dialect = session.get_bind().dialect.name
+    key = ("insert_ignore", dialect, model, tuple(values), tuple(unique))
+    statement = _BUILT.get(key)
+    if statement is None:
+        table = model.__table__  # type: ignore[attr-defined]
+        # RETURNING rather than rowcount: psycopg's async cursor reports -1 for this.
+        statement = (
+            _values(table, tuple(values), dialect)
+            .on_conflict_do_nothing(index_elements=list(unique))
+            .returning(literal_column("1"))
+        )
+        _BUILT[key] = statement
+    result = await session.exec(statement, params=_parameters(values))
     return result.first() is not None
-
-
-_UPSERTS: dict[tuple[Any, ...], Any] = {}
-"""Upsert statements built once per shape: building one (its VALUES, its `excluded`
-columns) costs more Python than running it, and one runs for every event a person sends."""
 
 
 def _upsert_statement(
@@ -67,14 +84,11 @@ def _upsert_statement(
     update: tuple[str, ...],
     when_changed: tuple[str, ...],
 ) -> Any:
-    key = (dialect, model, names, unique, update, when_changed)
-    statement = _UPSERTS.get(key)
+    key = ("upsert", dialect, model, names, unique, update, when_changed)
+    statement = _BUILT.get(key)
     if statement is None:
         table = model.__table__  # type: ignore[attr-defined]
-        insert = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
-        # Named apart from the columns (SQLAlchemy keeps those names for itself); each
-        # takes its column's type, so datetimes and JSON are bound as the column binds them.
-        statement = insert.values({name: bindparam(f"v_{name}") for name in names})
+        statement = _values(table, names, dialect)
         changed = [
             cast(table.c[name], Text).is_distinct_from(cast(statement.excluded[name], Text))
             for name in when_changed
@@ -84,7 +98,7 @@ def _upsert_statement(
             set_={column: statement.excluded[column] for column in update},
             where=or_(*changed) if changed else None,
         )
-        _UPSERTS[key] = statement
+        _BUILT[key] = statement
     return statement
 
 
@@ -111,7 +125,7 @@ async def upsert(
         tuple(update),
         tuple(when_changed),
     )
-    await session.exec(statement, params={f"v_{name}": value for name, value in values.items()})
+    await session.exec(statement, params=_parameters(values))
 
 
 ROWS = "row_set"
