@@ -6,7 +6,9 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_, update
+from sqlalchemy import bindparam, or_, update
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -115,6 +117,17 @@ async def get_checkin(session: AsyncSession, checkin_id: int) -> CheckIn | None:
     return await session.get(CheckIn, checkin_id)
 
 
+_CHECKIN_AND_STATE = (
+    select(CheckIn, ConversationState)
+    .outerjoin(ConversationState, col(ConversationState.person_id) == col(CheckIn.person_id))
+    .where(
+        col(CheckIn.id) == bindparam("checkin_id"),
+        col(CheckIn.person_id) == bindparam("person_id"),
+    )
+)
+"""Built once: it runs for every tap on a check-in's buttons."""
+
+
 async def checkin_and_state(
     session: AsyncSession, checkin_id: int, person_id: int
 ) -> tuple[CheckIn, ConversationState | None] | None:
@@ -123,12 +136,8 @@ async def checkin_and_state(
     Returns:
         None when the check-in does not exist or is someone else's.
     """
-    statement = (
-        select(CheckIn, ConversationState)
-        .outerjoin(ConversationState, col(ConversationState.person_id) == col(CheckIn.person_id))
-        .where(col(CheckIn.id) == checkin_id, col(CheckIn.person_id) == person_id)
-    )
-    found = (await session.exec(statement)).first()
+    params = {"checkin_id": checkin_id, "person_id": person_id}
+    found = (await session.exec(_CHECKIN_AND_STATE, params=params)).first()
     if found is None:
         return None
     checkin, state = found
@@ -143,13 +152,39 @@ async def checkins_by_id(session: AsyncSession, checkin_ids: Sequence[int]) -> d
     return {row.id: row for row in (await session.exec(statement)).all() if row.id is not None}
 
 
+_STATUS_UPDATES: dict[tuple[str, ...], Any] = {}
+
+
+def _status_update(moments: tuple[str, ...]) -> Any:
+    """UPDATE checkin SET status, the moments WHERE id, built once per set of moments."""
+    statement = _STATUS_UPDATES.get(moments)
+    if statement is None:
+        table = CheckIn.__table__  # type: ignore[attr-defined]
+        statement = (
+            update(table)
+            .where(table.c.id == bindparam("v_id"))
+            .values({name: bindparam(f"v_{name}") for name in ("status", *moments)})
+        )
+        _STATUS_UPDATES[moments] = statement
+    return statement
+
+
 async def set_checkin_status(
     session: AsyncSession, checkin_id: int, status: str, **moments: datetime | None
 ) -> None:
-    """Move a check-in to `status` and set moments such as sent_at or answered_at."""
-    await session.exec(
-        update(CheckIn).where(col(CheckIn.id) == checkin_id).values(status=status, **moments)
-    )
+    """Move a check-in to `status` and set moments such as sent_at or answered_at.
+
+    A plain UPDATE of the table (the ORM's would look for the row among the session's
+    objects on every call); a check-in the session holds is then given the same values,
+    as stored, so it reads what the database now says.
+    """
+    values: dict[str, Any] = {"status": status, **moments}
+    params = {"v_id": checkin_id, **{f"v_{name}": value for name, value in values.items()}}
+    await session.exec(_status_update(tuple(moments)), params=params)
+    held = session.sync_session.identity_map.get(identity_key(CheckIn, checkin_id))
+    if held is not None:
+        for name, value in values.items():
+            set_committed_value(held, name, value)
 
 
 async def save_answer(session: AsyncSession, checkin: CheckIn, outcome: str, now: datetime) -> bool:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, or_, tuple_, update
+from sqlalchemy import bindparam, delete, func, or_, tuple_, update
 from sqlalchemy import select as sql_select
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -31,13 +31,16 @@ from storage.models import (
 )
 from storage.sql import insert_ignore, insert_rows, rows_source, upsert
 
+_BY_IDENTITY = select(Person).where(
+    Person.platform == bindparam("platform"), Person.platform_user_id == bindparam("user_id")
+)
+"""Built once: every event a person sends looks them up."""
+
 
 async def find_person(session: AsyncSession, platform: str, user_id: str) -> Person | None:
     """The person with this platform identity, if known."""
-    statement = select(Person).where(
-        Person.platform == platform, Person.platform_user_id == user_id
-    )
-    return (await session.exec(statement)).first()
+    params = {"platform": platform, "user_id": user_id}
+    return (await session.exec(_BY_IDENTITY, params=params)).first()
 
 
 async def get_person(session: AsyncSession, person_id: int) -> Person | None:
