@@ -10,10 +10,10 @@ import pytest
 from sqlmodel import col, select
 
 from bot.runtime import Runtime
-from storage.checkins import create_checkin, create_checkins
-from storage.models import CheckIn, OutboxMessage, Programme
+from storage.checkins import create_checkin, create_checkins, save_answer, set_checkin_status
+from storage.models import Answer, CheckIn, ConversationAddress, OutboxMessage, Programme
 from storage.outbox import NewMessage, enqueue, enqueue_many
-from storage.people import ensure_person
+from storage.people import ensure_person, save_address
 from storage.sql import insert_rows
 from tests.conftest import FakeClock
 from tests.helpers import rows
@@ -167,3 +167,37 @@ async def test_a_naive_datetime_is_refused(runtime: Runtime) -> None:
                     }
                 ],
             )
+
+
+async def test_statements_built_once_write_each_calls_own_values(
+    runtime: Runtime, clock: FakeClock
+) -> None:
+    """Upserts, inserts that skip conflicts and status changes are built once per shape
+    and run with parameters: each call writes its own values, of every column type."""
+    first, second = await _people(runtime, clock, 2)
+    berlin = SLOT.astimezone(ZoneInfo("Europe/Berlin"))
+    async with runtime.db.session() as session:
+        for person_id, channel in ((first, "D1"), (second, "D2")):
+            await save_address(session, person_id, "slack", {"channel": channel}, clock.now)
+        await save_address(session, first, "slack", {"channel": "D3", "n": [1]}, clock.now)
+        checkin = await create_checkin(
+            session,
+            person_id=first,
+            programme_id="routing",
+            cohort_id="north",
+            kind="scheduled",
+            slot="one",
+            scheduled_for=SLOT,
+            expires_at=SLOT + timedelta(hours=4),
+        )
+        assert await save_answer(session, checkin, "helped", SLOT) is True
+        assert await save_answer(session, checkin, "no", SLOT) is False  # a second tap
+        # The session's own copy reads what was stored, an instant given in any zone.
+        await set_checkin_status(session, checkin.id, "answered", sent_at=berlin)
+        assert (checkin.status, checkin.sent_at, checkin.answered_at) == ("answered", SLOT, SLOT)
+    addresses = {row.person_id: row.data for row in await rows(runtime, ConversationAddress)}
+    assert addresses == {first: {"channel": "D3", "n": [1]}, second: {"channel": "D2"}}
+    (answer,) = await rows(runtime, Answer, checkin_id=checkin.id)
+    assert answer.outcome == "helped"
+    (stored,) = await rows(runtime, CheckIn, id=checkin.id)
+    assert (stored.status, stored.sent_at, stored.answered_at) == ("answered", SLOT, SLOT)
