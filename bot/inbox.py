@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.engine import Clock, Handled
+from bot.events import Actor
 from bot.leases import LEASE, LeaseKeeper
 from bot.outgoing import payload_of
 from bot.passes import Passes
@@ -45,6 +46,7 @@ from storage.inbox import (
 )
 from storage.models import InboxEvent
 from storage.outbox import NewMessage, enqueue_many, release_replies
+from storage.people import read_people_ahead
 
 if TYPE_CHECKING:
     from bot.runtime import Runtime
@@ -191,6 +193,16 @@ class InboxWriter:
         task, self._task = self._task, None
         if task is not None:
             await cancel_and_wait(task)
+
+
+def _identities(group: list[_Work]) -> list[tuple[str, str]]:
+    """The (platform, user id) of whoever sent each event of a group."""
+    found = []
+    for work in group:
+        actor = getattr(work.inbound.event, "actor", None) if work.inbound is not None else None
+        if isinstance(actor, Actor):
+            found.append((actor.platform, actor.user_id))
+    return found
 
 
 def _consume(future: asyncio.Future[Stored]) -> None:
@@ -370,6 +382,8 @@ class InboxWorker(Passes):
         answers_now = any(work.inbound is not None and work.inbound.answer_now for work in group)
         transaction = db.session() if answers_now else db.replayable_session()
         async with transaction as session:
+            if len(group) > 1:
+                await read_people_ahead(session, _identities(group))
             handled = [await self._handle(session, work, now) for work in group]
             replies = [reply for _done, reply in handled if reply is not None]
             queued = await enqueue_many(session, replies, now) if replies else set()

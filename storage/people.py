@@ -37,8 +37,48 @@ _BY_IDENTITY = select(Person).where(
 """Built once: every event a person sends looks them up."""
 
 
+READ_AHEAD = "people_read_ahead"
+"""`session.info` key: people (and their addresses) read for a group of events at once."""
+
+
+@dataclass
+class ReadAhead:
+    """The people a transaction's events come from, read in two statements instead of
+    a lookup and an address write per event. Valid for that transaction only."""
+
+    people: dict[tuple[str, str], Person]
+    addresses: dict[int, tuple[str, dict[str, Any]]]
+
+
+async def read_people_ahead(session: AsyncSession, identities: Iterable[tuple[str, str]]) -> None:
+    """Read the people with these (platform, user id) identities, and their addresses, for
+    `find_person` and `save_address` to use in this transaction."""
+    wanted = sorted(set(identities))
+    if not wanted:
+        return
+    found = await session.exec(
+        select(Person).where(tuple_(col(Person.platform), col(Person.platform_user_id)).in_(wanted))
+    )
+    people = {(person.platform, person.platform_user_id): person for person in found.all()}
+    ids = [person.id for person in people.values() if person.id is not None]
+    addresses: dict[int, tuple[str, dict[str, Any]]] = {}
+    if ids:
+        # Columns, not objects: a later `get_address` in the transaction reads the row
+        # as `save_address` leaves it, not a copy held from here.
+        table = ConversationAddress.__table__  # type: ignore[attr-defined]
+        statement = sql_select(table.c.person_id, table.c.platform, table.c.data).where(
+            table.c.person_id.in_(ids)
+        )
+        stored = await (await session.connection()).execute(statement)
+        addresses = {row.person_id: (row.platform, dict(row.data)) for row in stored.all()}
+    session.info[READ_AHEAD] = ReadAhead(people, addresses)
+
+
 async def find_person(session: AsyncSession, platform: str, user_id: str) -> Person | None:
     """The person with this platform identity, if known."""
+    ahead: ReadAhead | None = session.info.get(READ_AHEAD)
+    if ahead is not None and (platform, user_id) in ahead.people:
+        return ahead.people[(platform, user_id)]
     params = {"platform": platform, "user_id": user_id}
     return (await session.exec(_BY_IDENTITY, params=params)).first()
 
@@ -214,7 +254,12 @@ async def save_address(
     address is new or has changed (compared as stored text; the adapters build it
     the same way every time).
     """
+    ahead: ReadAhead | None = session.info.get(READ_AHEAD)
+    if ahead is not None and ahead.addresses.get(person_id) == (platform, data):
+        return  # read ahead for this transaction, and the same
     values = {"person_id": person_id, "platform": platform, "data": data, "updated_at": now}
+    if ahead is not None:
+        ahead.addresses[person_id] = (platform, data)
     await upsert(
         session,
         ConversationAddress,

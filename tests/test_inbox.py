@@ -18,7 +18,17 @@ from bot.replies import Choices, Replace
 from bot.runtime import Runtime
 from lastmile.platforms import PLATFORMS
 from storage.inbox import NewEvent, claim_heads
-from storage.models import Answer, CheckIn, InboxEvent, Note, OutboxMessage, Workaround
+from storage.models import (
+    Answer,
+    CheckIn,
+    ConversationAddress,
+    InboxEvent,
+    Note,
+    OutboxMessage,
+    Person,
+    Workaround,
+)
+from storage.people import find_person, save_address
 from tests.conftest import FakeClock
 from tests.helpers import rows
 
@@ -211,6 +221,43 @@ async def test_one_failing_event_in_a_group_lets_the_others_commit(
     assert (ana.status, ana.attempts) == ("pending", 1)
     assert ben.status == "done"
     assert [m.inbox_id for m in await rows(runtime, OutboxMessage)] == [ben.id]
+
+
+async def test_in_one_group_only_changed_addresses_are_written_and_new_people_stored(
+    runtime: Runtime, clock: FakeClock
+) -> None:
+    for user in ("ana", "ben"):  # first contact: each stored with an address
+        await runtime.inbox.store(note(f"{user} first", f"ev-{user}-1", user=user))
+    await handle_all(runtime.inbox.worker)
+    first_seen = clock.now
+    async with runtime.db.session() as session:  # ben's address as an older version wrote it
+        ben = await find_person(session, "local", "ben")
+        assert ben is not None and ben.id is not None
+        await save_address(session, ben.id, "local", {"user": "ben", "old": True}, first_seen)
+    clock.advance(minutes=5)
+    for user in ("ana", "ben", "cat"):  # cat: first contact inside a group
+        await runtime.inbox.store(note(f"{user} again", f"ev-{user}-2", user=user))
+
+    assert await runtime.inbox.worker.handle_due() == 3  # one group
+
+    notes = sorted(n.text for n in await rows(runtime, Note))
+    assert notes == ["ana again", "ana first", "ben again", "ben first", "cat again"]
+    addresses = {
+        (await person_named(runtime, a.person_id)): (a.data, a.updated_at)
+        for a in await rows(runtime, ConversationAddress)
+    }
+    assert addresses == {
+        "ana": ({"user": "ana"}, first_seen),  # the same: not written again
+        "ben": ({"user": "ben"}, clock.now),  # changed: written
+        "cat": ({"user": "cat"}, clock.now),
+    }
+
+
+async def person_named(runtime: Runtime, person_id: int) -> str:
+    async with runtime.db.session() as session:
+        found = await session.get(Person, person_id)
+        assert found is not None
+        return found.platform_user_id
 
 
 async def test_a_database_that_keeps_failing_never_uses_up_an_events_attempts(
