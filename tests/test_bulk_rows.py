@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.runtime import Runtime
 from storage.checkins import create_checkin, create_checkins, save_answer, set_checkin_status
@@ -29,22 +30,27 @@ async def _people(runtime: Runtime, clock: FakeClock, count: int) -> list[int]:
     return [person.id for person in people if person.id is not None]
 
 
+async def _slot_one(session: AsyncSession, person_id: int) -> CheckIn:
+    """One scheduled check-in of the "one" slot, written on its own."""
+    return await create_checkin(
+        session,
+        person_id=person_id,
+        programme_id="routing",
+        cohort_id="north",
+        kind="scheduled",
+        slot="one",
+        scheduled_for=SLOT,
+        expires_at=SLOT + timedelta(hours=4),
+    )
+
+
 async def test_bulk_check_ins_are_found_by_the_same_queries_as_single_ones(
     runtime: Runtime, clock: FakeClock
 ) -> None:
     first, second, third = await _people(runtime, clock, 3)
     berlin = SLOT.astimezone(ZoneInfo("Europe/Berlin"))
     async with runtime.db.session() as session:
-        await create_checkin(
-            session,
-            person_id=first,
-            programme_id="routing",
-            cohort_id="north",
-            kind="scheduled",
-            slot="one",
-            scheduled_for=SLOT,
-            expires_at=SLOT + timedelta(hours=4),
-        )
+        await _slot_one(session, first)
         created = await create_checkins(
             session,
             [
@@ -180,16 +186,7 @@ async def test_statements_built_once_write_each_calls_own_values(
         for person_id, channel in ((first, "D1"), (second, "D2")):
             await save_address(session, person_id, "slack", {"channel": channel}, clock.now)
         await save_address(session, first, "slack", {"channel": "D3", "n": [1]}, clock.now)
-        checkin = await create_checkin(
-            session,
-            person_id=first,
-            programme_id="routing",
-            cohort_id="north",
-            kind="scheduled",
-            slot="one",
-            scheduled_for=SLOT,
-            expires_at=SLOT + timedelta(hours=4),
-        )
+        checkin = await _slot_one(session, first)
         assert await save_answer(session, checkin, "helped", SLOT) is True
         assert await save_answer(session, checkin, "no", SLOT) is False  # a second tap
         # The session's own copy reads what was stored, an instant given in any zone.
