@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -15,6 +15,7 @@ from bot.commands import BASE_COMMANDS, Command
 from bot.config import LastmileConfig
 from bot.directory import Directory
 from bot.events import (
+    Actor,
     ChoiceMade,
     Event,
     FormSubmitted,
@@ -40,10 +41,10 @@ from bot.turn import Turn
 from bot.understand import SmallTalk, choose, normal, small_talk, word_list
 from bot.wording import Wording, Wordings
 from storage.channels import save_channel_address
-from storage.checkins import add_note, classify_note
+from storage.checkins import add_note, classify_note, read_checkins_ahead
 from storage.db import Database
 from storage.models import Person
-from storage.people import forget_person, person_data, save_address
+from storage.people import forget_person, person_data, read_people_ahead, save_address
 
 if TYPE_CHECKING:
     from bot.reports.links import ReportLinks
@@ -142,6 +143,24 @@ class Engine:
         async with self.db.session() as session:
             inbound = Inbound(event.event_id, event.actor.identity, event)
             return (await self.receive(session, inbound)).replies
+
+    async def read_ahead(self, session: AsyncSession, inbounds: Sequence[Inbound]) -> None:
+        """Read at once what a group of events handled in one transaction will look up:
+        the people they come from, with their addresses, and the check-ins their taps
+        answer, with each owner's flow step (a statement or two for the group, instead
+        of a few for every event)."""
+        events = [inbound.event for inbound in inbounds if inbound.event is not None]
+        actors = [event.actor for event in events if isinstance(event.actor, Actor)]
+        await read_people_ahead(session, [(actor.platform, actor.user_id) for actor in actors])
+        checkin_ids = []
+        for event in events:
+            if isinstance(event, ChoiceMade):
+                parsed = parse_token(event.token)
+                if parsed is not None and self._choice_routes.get(parsed[0]) == (
+                    self._on_flow_choice
+                ):
+                    checkin_ids.append(parsed[1])
+        await read_checkins_ahead(session, checkin_ids)
 
     async def receive(self, session: AsyncSession, inbound: Inbound) -> Handled:
         """Handle one inbound event inside the caller's transaction.

@@ -25,7 +25,6 @@ from typing import TYPE_CHECKING, Any
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.engine import Clock, Handled
-from bot.events import Actor
 from bot.leases import LEASE, LeaseKeeper
 from bot.outgoing import payload_of
 from bot.passes import Passes
@@ -46,7 +45,6 @@ from storage.inbox import (
 )
 from storage.models import InboxEvent
 from storage.outbox import NewMessage, enqueue_many, release_replies
-from storage.people import read_people_ahead
 
 if TYPE_CHECKING:
     from bot.runtime import Runtime
@@ -193,16 +191,6 @@ class InboxWriter:
         task, self._task = self._task, None
         if task is not None:
             await cancel_and_wait(task)
-
-
-def _identities(group: list[_Work]) -> list[tuple[str, str]]:
-    """The (platform, user id) of whoever sent each event of a group."""
-    found = []
-    for work in group:
-        actor = getattr(work.inbound.event, "actor", None) if work.inbound is not None else None
-        if isinstance(actor, Actor):
-            found.append((actor.platform, actor.user_id))
-    return found
 
 
 def _consume(future: asyncio.Future[Stored]) -> None:
@@ -383,7 +371,8 @@ class InboxWorker(Passes):
         transaction = db.session() if answers_now else db.replayable_session()
         async with transaction as session:
             if len(group) > 1:
-                await read_people_ahead(session, _identities(group))
+                inbounds = [work.inbound for work in group if work.inbound is not None]
+                await self.runtime.engine.read_ahead(session, inbounds)
             handled = [await self._handle(session, work, now) for work in group]
             replies = [reply for _done, reply in handled if reply is not None]
             queued = await enqueue_many(session, replies, now) if replies else set()

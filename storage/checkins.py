@@ -128,6 +128,30 @@ _CHECKIN_AND_STATE = (
 """Built once: it runs for every tap on a check-in's buttons."""
 
 
+CHECKINS_READ_AHEAD = "checkins_read_ahead"
+"""`session.info` key: check-ins (with their owner's flow step) read for a group at once."""
+
+Found = tuple[CheckIn, ConversationState | None]
+
+
+async def read_checkins_ahead(session: AsyncSession, checkin_ids: Sequence[int]) -> None:
+    """Read these check-ins and each owner's flow step in one query, for
+    `checkin_and_state` to use in this transaction."""
+    if not checkin_ids:
+        return
+    statement = (
+        select(CheckIn, ConversationState)
+        .outerjoin(ConversationState, col(ConversationState.person_id) == col(CheckIn.person_id))
+        .where(col(CheckIn.id).in_(sorted(set(checkin_ids))))
+    )
+    found: dict[int, Found] = {
+        checkin.id: (checkin, state)
+        for checkin, state in (await session.exec(statement)).all()
+        if checkin.id is not None
+    }
+    session.info[CHECKINS_READ_AHEAD] = found
+
+
 async def checkin_and_state(
     session: AsyncSession, checkin_id: int, person_id: int
 ) -> tuple[CheckIn, ConversationState | None] | None:
@@ -136,6 +160,10 @@ async def checkin_and_state(
     Returns:
         None when the check-in does not exist or is someone else's.
     """
+    ahead: dict[int, Found] | None = session.info.get(CHECKINS_READ_AHEAD)
+    if ahead is not None and checkin_id in ahead:
+        checkin, state = ahead[checkin_id]
+        return (checkin, state) if checkin.person_id == person_id else None
     params = {"checkin_id": checkin_id, "person_id": person_id}
     found = (await session.exec(_CHECKIN_AND_STATE, params=params)).first()
     if found is None:

@@ -197,6 +197,40 @@ async def test_someone_else_cannot_answer_your_checkin(runtime: Runtime) -> None
     assert checkin.status == "sent"
 
 
+async def test_taps_handled_in_one_group_answer_only_their_own_checkins(
+    runtime: Runtime,
+) -> None:
+    """A group reads its check-ins at once; each tap still answers only its own."""
+    tokens = {}
+    for user in ("ana", "ben", "cat"):
+        actor = Actor(platform="local", user_id=user)
+        where = Address(platform="local", data={"user": user})
+        replies = await runtime.engine.handle(MessageReceived(actor, where, "checkin", user))
+        (question,) = [reply for reply in replies if isinstance(reply, Choices)]
+        tokens[user] = question.token
+    taps = [
+        ("ana", tokens["ana"], "helped"),  # her own
+        ("ben", tokens["cat"], "no"),  # someone else's: changes nothing
+        ("cat", tokens["cat"], "partly"),  # her own, after ben's tap on it in the group
+    ]
+    for user, token, value in taps:
+        payload = tapped(user, f"tap-{user}", token, value)
+        await runtime.inbox.store(NewEvent("local", f"tap-{user}", f"local:{user}", payload))
+
+    assert await runtime.inbox.worker.handle_due() == 3  # one group
+
+    answers = {}
+    for answer in await rows(runtime, Answer):
+        checkin, *_ = await rows(runtime, CheckIn, id=answer.checkin_id)
+        answers[await person_named(runtime, checkin.person_id)] = answer.outcome
+    assert answers == {"ana": "helped", "cat": "partly"}
+    statuses = {
+        await person_named(runtime, checkin.person_id): checkin.status
+        for checkin in await rows(runtime, CheckIn)
+    }
+    assert statuses == {"ana": "answered", "ben": "sent", "cat": "answered"}
+
+
 async def test_one_failing_event_in_a_group_lets_the_others_commit(
     runtime: Runtime, monkeypatch: pytest.MonkeyPatch
 ) -> None:
