@@ -223,7 +223,7 @@ class InboxWorker(Passes):
         on_replies: Callable[[], None] = lambda: None,
         lease: timedelta = LEASE,
         interval: float = 1.0,
-        batch: int = 100,
+        batch: int = 200,
         concurrency: int | None = None,
         group: int | None = None,
     ) -> None:
