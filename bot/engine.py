@@ -15,7 +15,6 @@ from bot.commands import BASE_COMMANDS, Command
 from bot.config import LastmileConfig
 from bot.directory import Directory
 from bot.events import (
-    Actor,
     ChoiceMade,
     Event,
     FormSubmitted,
@@ -150,16 +149,12 @@ class Engine:
         answer, with each owner's flow step (a statement or two for the group, instead
         of a few for every event)."""
         events = [inbound.event for inbound in inbounds if inbound.event is not None]
-        actors = [event.actor for event in events if isinstance(event.actor, Actor)]
-        await read_people_ahead(session, [(actor.platform, actor.user_id) for actor in actors])
+        await read_people_ahead(session, [(e.actor.platform, e.actor.user_id) for e in events])
         checkin_ids = []
         for event in events:
-            if isinstance(event, ChoiceMade):
-                parsed = parse_token(event.token)
-                if parsed is not None and self._choice_routes.get(parsed[0]) == (
-                    self._on_flow_choice
-                ):
-                    checkin_ids.append(parsed[1])
+            parsed = parse_token(event.token) if isinstance(event, ChoiceMade) else None
+            if parsed is not None and self._choice_routes.get(parsed[0]) == self._on_flow_choice:
+                checkin_ids.append(parsed[1])  # a tap on a check-in flow's button
         await read_checkins_ahead(session, checkin_ids)
 
     async def receive(self, session: AsyncSession, inbound: Inbound) -> Handled:
