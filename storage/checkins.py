@@ -21,7 +21,7 @@ from storage.models import (
     Override,
     Workaround,
 )
-from storage.sql import insert_ignore, insert_rows, upsert
+from storage.sql import bound, built_once, insert_ignore, insert_rows, parameters, upsert
 
 
 async def create_checkin(
@@ -180,21 +180,14 @@ async def checkins_by_id(session: AsyncSession, checkin_ids: Sequence[int]) -> d
     return {row.id: row for row in (await session.exec(statement)).all() if row.id is not None}
 
 
-_STATUS_UPDATES: dict[tuple[str, ...], Any] = {}
+def _status_update(names: tuple[str, ...]) -> Any:
+    """UPDATE checkin SET status and the moments WHERE id, built once per set of columns."""
 
-
-def _status_update(moments: tuple[str, ...]) -> Any:
-    """UPDATE checkin SET status, the moments WHERE id, built once per set of moments."""
-    statement = _STATUS_UPDATES.get(moments)
-    if statement is None:
+    def build() -> Any:
         table = CheckIn.__table__  # type: ignore[attr-defined]
-        statement = (
-            update(table)
-            .where(table.c.id == bindparam("v_id"))
-            .values({name: bindparam(f"v_{name}") for name in ("status", *moments)})
-        )
-        _STATUS_UPDATES[moments] = statement
-    return statement
+        return update(table).where(table.c.id == bindparam("v_id")).values(bound(names))
+
+    return built_once(("checkin_status", names), build)
 
 
 async def set_checkin_status(
@@ -207,8 +200,8 @@ async def set_checkin_status(
     as stored, so it reads what the database now says.
     """
     values: dict[str, Any] = {"status": status, **moments}
-    params = {"v_id": checkin_id, **{f"v_{name}": value for name, value in values.items()}}
-    await session.exec(_status_update(tuple(moments)), params=params)
+    params = parameters({"id": checkin_id, **values})
+    await session.exec(_status_update(tuple(values)), params=params)
     held = session.sync_session.identity_map.get(identity_key(CheckIn, checkin_id))
     if held is not None:
         for name, value in values.items():

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -27,29 +27,45 @@ from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 
+def _dialect_insert(table: Any, dialect: str) -> Any:
+    return postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+
+
 def _insert(session: AsyncSession, model: type[SQLModel]) -> Any:
     table = model.__table__  # type: ignore[attr-defined]
-    bind = session.get_bind()
-    if bind.dialect.name == "postgresql":
-        return postgresql.insert(table)
-    return sqlite.insert(table)
+    return _dialect_insert(table, session.get_bind().dialect.name)
 
 
 _BUILT: dict[tuple[Any, ...], Any] = {}
-"""Statements built once per shape (the dialect, the table, the columns given): building
-an INSERT … ON CONFLICT (its VALUES, its `excluded` columns) costs more Python than running
-it, and some run for every event a person sends. Values travel as parameters."""
+
+
+def built_once(key: tuple[Any, ...], build: Callable[[], Any]) -> Any:
+    """The statement of this shape, built the first time it is asked for.
+
+    Building a statement (an INSERT … ON CONFLICT with its VALUES and `excluded`
+    columns, an UPDATE with its SET) costs more Python than running it, and some run for
+    every event a person sends; values then travel as parameters (`bound`, `parameters`).
+    """
+    statement = _BUILT.get(key)
+    if statement is None:
+        statement = _BUILT[key] = build()
+    return statement
+
+
+def bound(names: Sequence[str]) -> dict[str, Any]:
+    """A parameter per column, named apart from the column (SQLAlchemy keeps those names
+    for itself); in VALUES or SET each takes its column's type, so datetimes and JSON are
+    bound as the column binds them."""
+    return {name: bindparam(f"v_{name}") for name in names}
+
+
+def parameters(values: Mapping[str, Any]) -> dict[str, Any]:
+    """The parameters of `bound` columns, for these values."""
+    return {f"v_{name}": value for name, value in values.items()}
 
 
 def _values(table: Any, names: tuple[str, ...], dialect: str) -> Any:
-    insert = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
-    # Named apart from the columns (SQLAlchemy keeps those names for itself); each takes
-    # its column's type, so datetimes and JSON are bound as the column binds them.
-    return insert.values({name: bindparam(f"v_{name}") for name in names})
-
-
-def _parameters(values: Mapping[str, Any]) -> dict[str, Any]:
-    return {f"v_{name}": value for name, value in values.items()}
+    return _dialect_insert(table, dialect).values(bound(names))
 
 
 async def insert_ignore(
@@ -61,18 +77,18 @@ async def insert_ignore(
         True when this call inserted the row; False when it was already there.
     """
     dialect = session.get_bind().dialect.name
-    key = ("insert_ignore", dialect, model, tuple(values), tuple(unique))
-    statement = _BUILT.get(key)
-    if statement is None:
+
+    def build() -> Any:
         table = model.__table__  # type: ignore[attr-defined]
         # RETURNING rather than rowcount: psycopg's async cursor reports -1 for this.
-        statement = (
+        return (
             _values(table, tuple(values), dialect)
             .on_conflict_do_nothing(index_elements=list(unique))
             .returning(literal_column("1"))
         )
-        _BUILT[key] = statement
-    result = await session.exec(statement, params=_parameters(values))
+
+    key = ("insert_ignore", dialect, model, tuple(values), tuple(unique))
+    result = await session.exec(built_once(key, build), params=parameters(values))
     return result.first() is not None
 
 
@@ -84,22 +100,21 @@ def _upsert_statement(
     update: tuple[str, ...],
     when_changed: tuple[str, ...],
 ) -> Any:
-    key = ("upsert", dialect, model, names, unique, update, when_changed)
-    statement = _BUILT.get(key)
-    if statement is None:
+
+    def build() -> Any:
         table = model.__table__  # type: ignore[attr-defined]
         statement = _values(table, names, dialect)
         changed = [
             cast(table.c[name], Text).is_distinct_from(cast(statement.excluded[name], Text))
             for name in when_changed
         ]
-        statement = statement.on_conflict_do_update(
+        return statement.on_conflict_do_update(
             index_elements=list(unique),
             set_={column: statement.excluded[column] for column in update},
             where=or_(*changed) if changed else None,
         )
-        _BUILT[key] = statement
-    return statement
+
+    return built_once(("upsert", dialect, model, names, unique, update, when_changed), build)
 
 
 async def upsert(
@@ -125,7 +140,7 @@ async def upsert(
         tuple(update),
         tuple(when_changed),
     )
-    await session.exec(statement, params=_parameters(values))
+    await session.exec(statement, params=parameters(values))
 
 
 ROWS = "row_set"
