@@ -32,6 +32,7 @@ from bot.platform import Connection, Inbound
 from bot.safe_logs import failure
 from bot.stopping import cancel_and_wait
 from storage.db import DATABASE_UNAVAILABLE, Database
+from storage.held import hold_writes
 from storage.inbox import (
     Finished,
     NewEvent,
@@ -373,6 +374,7 @@ class InboxWorker(Passes):
             if len(group) > 1:
                 inbounds = [work.inbound for work in group if work.inbound is not None]
                 await self.runtime.engine.read_ahead(session, inbounds)
+                hold_writes(session)
             handled = [await self._handle(session, work, now) for work in group]
             replies = [reply for _done, reply in handled if reply is not None]
             queued = await enqueue_many(session, replies, now) if replies else set()

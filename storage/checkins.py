@@ -12,6 +12,7 @@ from sqlalchemy.orm.util import identity_key
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage.held import write
 from storage.models import (
     Answer,
     CheckIn,
@@ -201,7 +202,7 @@ async def set_checkin_status(
     """
     values: dict[str, Any] = {"status": status, **moments}
     params = parameters({"id": checkin_id, **values})
-    await session.exec(_status_update(tuple(values)), params=params)
+    await write(session, _status_update(tuple(values)), "checkin", params)
     held = session.sync_session.identity_map.get(identity_key(CheckIn, checkin_id))
     if held is not None:
         for name, value in values.items():
@@ -221,7 +222,7 @@ async def save_answer(session: AsyncSession, checkin: CheckIn, outcome: str, now
         "outcome": outcome,
         "answered_at": now,
     }
-    inserted = await insert_ignore(session, Answer, values, ("checkin_id",))
+    inserted = await insert_ignore(session, Answer, values, ("checkin_id",), hold=True)
     if inserted:
         await set_checkin_status(session, checkin.id, "answered", answered_at=now)
     return inserted

@@ -9,9 +9,11 @@ from typing import Any
 
 from sqlalchemy import bindparam, delete, func, or_, tuple_, update
 from sqlalchemy import select as sql_select
+from sqlalchemy.orm.util import identity_key
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage.held import write
 from storage.models import (
     Answer,
     CheckIn,
@@ -29,7 +31,7 @@ from storage.models import (
     ThemeUpdate,
     Workaround,
 )
-from storage.sql import insert_ignore, insert_rows, rows_source, upsert
+from storage.sql import built_once, insert_ignore, insert_rows, rows_source, upsert
 
 _BY_IDENTITY = select(Person).where(
     Person.platform == bindparam("platform"), Person.platform_user_id == bindparam("user_id")
@@ -307,11 +309,24 @@ async def put_state(
     )
 
 
+def _state_delete() -> Any:
+    def build() -> Any:
+        table = ConversationState.__table__  # type: ignore[attr-defined]
+        return delete(table).where(table.c.person_id == bindparam("v_person_id"))
+
+    return built_once(("state_delete",), build)
+
+
 async def clear_state(session: AsyncSession, person_id: int) -> None:
-    """Forget the person's flow step (the flow finished)."""
-    await session.exec(
-        delete(ConversationState).where(col(ConversationState.person_id) == person_id)
-    )
+    """Forget the person's flow step (the flow finished).
+
+    A plain DELETE (held with the transaction's other writes when it holds them); a
+    copy the session holds is let go, so a later look reads what is stored.
+    """
+    await write(session, _state_delete(), "conversationstate", {"v_person_id": person_id})
+    held = session.sync_session.identity_map.get(identity_key(ConversationState, person_id))
+    if held is not None:
+        session.expunge(held)
 
 
 @dataclass(frozen=True)

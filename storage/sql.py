@@ -26,6 +26,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage.held import write
+
 
 def _dialect_insert(table: Any, dialect: str) -> Any:
     return postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
@@ -64,32 +66,57 @@ def parameters(values: Mapping[str, Any]) -> dict[str, Any]:
     return {f"v_{name}": value for name, value in values.items()}
 
 
+def _table_name(model: type[SQLModel]) -> str:
+    return str(model.__table__.name)  # type: ignore[attr-defined]
+
+
 def _values(table: Any, names: tuple[str, ...], dialect: str) -> Any:
     return _dialect_insert(table, dialect).values(bound(names))
 
 
-async def insert_ignore(
-    session: AsyncSession, model: type[SQLModel], values: dict[str, Any], unique: Sequence[str]
-) -> bool:
-    """Insert a row unless one with the same unique key exists.
-
-    Returns:
-        True when this call inserted the row; False when it was already there.
-    """
+def insert_ignore_statement(
+    session: AsyncSession, model: type[SQLModel], names: Sequence[str], unique: Sequence[str]
+) -> Any:
+    """INSERT … ON CONFLICT (unique) DO NOTHING RETURNING 1, built once per shape: a
+    row comes back only when the insert added it."""
     dialect = session.get_bind().dialect.name
 
     def build() -> Any:
         table = model.__table__  # type: ignore[attr-defined]
         # RETURNING rather than rowcount: psycopg's async cursor reports -1 for this.
         return (
-            _values(table, tuple(values), dialect)
+            _values(table, tuple(names), dialect)
             .on_conflict_do_nothing(index_elements=list(unique))
             .returning(literal_column("1"))
         )
 
-    key = ("insert_ignore", dialect, model, tuple(values), tuple(unique))
-    result = await session.exec(built_once(key, build), params=parameters(values))
-    return result.first() is not None
+    return built_once(("insert_ignore", dialect, model, tuple(names), tuple(unique)), build)
+
+
+async def insert_ignore(
+    session: AsyncSession,
+    model: type[SQLModel],
+    values: dict[str, Any],
+    unique: Sequence[str],
+    *,
+    hold: bool = False,
+) -> bool:
+    """Insert a row unless one with the same unique key exists.
+
+    Args:
+        hold: for a row that is new but for a rare race: in a transaction that holds
+            writes (`storage.held`) the insert is held, and a row already there fails
+            the transaction when the held writes run.
+
+    Returns:
+        True when this call inserted the row (or holds it); False when it was already
+        there.
+    """
+    statement = insert_ignore_statement(session, model, tuple(values), unique)
+    params = parameters(values)
+    if hold:
+        return await write(session, statement, _table_name(model), params, must_insert=True)
+    return (await session.exec(statement, params=params)).first() is not None
 
 
 def _upsert_statement(
@@ -140,7 +167,7 @@ async def upsert(
         tuple(update),
         tuple(when_changed),
     )
-    await session.exec(statement, params=parameters(values))
+    await write(session, statement, _table_name(model), parameters(values))
 
 
 ROWS = "row_set"

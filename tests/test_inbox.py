@@ -8,6 +8,7 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
+from sqlalchemy import event
 from sqlalchemy.exc import OperationalError
 
 from adapters.local.inbound import tapped, typed
@@ -285,6 +286,89 @@ async def test_in_one_group_only_changed_addresses_are_written_and_new_people_st
         "ben": ({"user": "ben"}, clock.now),  # changed: written
         "cat": ({"user": "cat"}, clock.now),
     }
+
+
+async def _open_checkins(runtime: Runtime, users: list[str]) -> dict[str, str]:
+    """Each user's open check-in question's token."""
+    tokens = {}
+    for user in users:
+        actor = Actor(platform="local", user_id=user, display_name=user)  # as the chat names them
+        where = Address(platform="local", data={"user": user})
+        replies = await runtime.engine.handle(MessageReceived(actor, where, "checkin", user))
+        (question,) = [reply for reply in replies if isinstance(reply, Choices)]
+        tokens[user] = question.token
+    return tokens
+
+
+async def test_a_groups_answers_are_written_in_one_statement_each(runtime: Runtime) -> None:
+    users = ["ana", "ben", "cat", "dev", "eve", "fin"]
+    tokens = await _open_checkins(runtime, users)
+    for user in users:  # a first tap answers and ends each one's check-in
+        payload = tapped(user, f"tap-{user}", tokens[user], "helped")
+        await runtime.inbox.store(NewEvent("local", f"tap-{user}", f"local:{user}", payload))
+    written: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        written.append(" ".join(statement.split()[:3]))
+
+    engine = runtime.db.engine.sync_engine
+    replayable = runtime.db._replayable_engine
+    engines = [engine] + ([replayable.sync_engine] if replayable is not None else [])
+    for each in engines:
+        event.listen(each, "before_cursor_execute", count)
+    try:
+        assert await runtime.inbox.worker.handle_due() == len(users)
+    finally:
+        for each in engines:
+            event.remove(each, "before_cursor_execute", count)
+
+    groups = len([s for s in written if s.startswith("SELECT checkin.id")])
+    assert groups >= 1
+    assert len([s for s in written if s.startswith("INSERT INTO answer")]) == groups
+    assert len([s for s in written if s.startswith("UPDATE checkin SET")]) == groups
+    answered = {
+        await person_named(runtime, a.person_id): a.outcome for a in await rows(runtime, Answer)
+    }
+    assert answered == dict.fromkeys(users, "helped")
+    assert {c.status for c in await rows(runtime, CheckIn)} == {"answered"}
+
+
+async def test_an_answer_stored_behind_a_groups_back_is_counted_once(runtime: Runtime) -> None:
+    """Another replica answered one check-in after the group read it as open: the held
+    insert finds the row, and the group goes again one event at a time."""
+    tokens = await _open_checkins(runtime, ["ana", "ben", "cat"])
+    for user in ("ana", "ben", "cat"):
+        payload = tapped(user, f"tap-{user}", tokens[user], "partly")
+        await runtime.inbox.store(NewEvent("local", f"tap-{user}", f"local:{user}", payload))
+    [ben_checkin] = [
+        c for c in await rows(runtime, CheckIn) if await person_named(runtime, c.person_id) == "ben"
+    ]
+    async with runtime.db.session() as session:  # the check-in still reads as open
+        session.add(
+            Answer(
+                checkin_id=ben_checkin.id,
+                person_id=ben_checkin.person_id,
+                outcome="no",
+                answered_at=ben_checkin.scheduled_for,
+            )
+        )
+
+    one_group = InboxWorker(runtime, concurrency=1)  # PostgreSQL would spread them out
+
+    assert await one_group.handle_due() == 3
+
+    answers = {
+        await person_named(runtime, a.person_id): a.outcome for a in await rows(runtime, Answer)
+    }
+    assert answers == {"ana": "partly", "ben": "no", "cat": "partly"}
+    assert {e.status for e in await rows(runtime, InboxEvent)} == {"done"}
+    answered_metric = [
+        sample.value
+        for family in runtime.metrics.registry.collect()
+        for sample in family.samples
+        if sample.name == "lastmile_checkins_answered_total"
+    ]
+    assert sum(answered_metric) == 2  # ana's and cat's; ben's was another's
 
 
 async def person_named(runtime: Runtime, person_id: int) -> str:
