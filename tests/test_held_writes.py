@@ -16,7 +16,7 @@ from tests.helpers import rows
 pytestmark = pytest.mark.sql
 
 
-async def test_a_cleared_then_new_flow_step_is_stored_in_that_order(
+async def test_held_flow_steps_are_stored_in_order_seen_by_reads_and_run_by_the_commit(
     runtime: Runtime, clock: FakeClock
 ) -> None:
     async with runtime.db.session() as session:
@@ -34,9 +34,12 @@ async def test_a_cleared_then_new_flow_step_is_stored_in_that_order(
         assert await get_state(session, ben.id) is None  # the read runs what is held first
         stored = (await session.exec(select(ConversationState))).all()
         assert [(s.person_id, s.step) for s in stored] == [(ana.id, "second")]
+        await put_state(session, ben.id, "checkin", "third", None, {}, clock.now)  # runs at commit
 
-    assert [(s.person_id, s.step) for s in await rows(runtime, ConversationState)] == [
-        (ana.id, "second")
+    stored_after = await rows(runtime, ConversationState)
+    assert sorted((s.person_id, s.step) for s in stored_after) == [
+        (ana.id, "second"),
+        (ben.id, "third"),
     ]
 
 
