@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 
 from adapters.slack.inbound import (
     ReplyContext,
@@ -112,6 +113,9 @@ def test_a_free_text_option_opens_a_form_and_write_it_opens_one_at_once() -> Non
 
     assert free is not None and reply(free).opens_form
     assert write is not None and write.event is None
+    for translated in (free, write):  # what the outbox keeps: asdict's shape, JSON-safe
+        assert translated.context == asdict(reply(translated))
+        assert json.loads(json.dumps(translated.context)) == translated.context
     form = reply(write).form
     assert form is not None and write.event_id.startswith("action:")
     assert (form.token, form.label, form.max_length) == (
