@@ -344,6 +344,23 @@ async def queue_notices(database_url: str, config: Path, count_: int) -> None:
         await runtime.close()
 
 
+async def claim_holders(database_url: str) -> set[int]:
+    """The process ids holding claims on pending outbox messages."""
+    from storage.db import Database
+
+    database = Database(database_url)
+    try:
+        async with database.session() as session:
+            found = await session.exec(
+                select(OutboxMessage.claimed_by).where(
+                    OutboxMessage.status == "pending", OutboxMessage.claimed_by != ""
+                )
+            )
+            return {int(owner.rsplit(":", 4)[2]) for owner in found.all()}
+    finally:
+        await database.dispose()
+
+
 async def claimed_texts(database_url: str, pid: int) -> set[str]:
     """The texts of the messages a process (by pid) holds claimed and has not delivered."""
     from storage.db import Database
@@ -366,7 +383,7 @@ async def claimed_texts(database_url: str, pid: int) -> set[str]:
 async def test_a_replica_killed_mid_delivery_hands_its_messages_on(
     tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
-    notices = 150
+    notices = 100
     database_url: str = request.getfixturevalue("postgres_url")
     from tests.conftest import _truncate
 
@@ -376,20 +393,25 @@ async def test_a_replica_killed_mid_delivery_hands_its_messages_on(
         fake.latency["chat.postMessage"] = 0.2  # slow enough to kill a replica mid-send
         env = slack_env(database_url, config, fake)
         async with (
-            serve(env, tmp_path / "a.log") as first,
-            serve(env, tmp_path / "b.log"),
-            serve(env, tmp_path / "c.log"),
+            serve(env, tmp_path / "a.log") as a,
+            serve(env, tmp_path / "b.log") as b,
+            serve(env, tmp_path / "c.log") as c,
         ):
+            replicas = {served.process.pid: served for served in (a, b, c)}
             await queue_notices(database_url, config, notices)
             deadline = time.monotonic() + 30
-            while len(fake.calls("chat.postMessage")) < 10:
-                assert time.monotonic() < deadline, "nothing was delivered"
+            # Killed mid-delivery: a replica holding claims, once sending is under way.
+            while len(fake.calls("chat.postMessage")) < 10 or not (
+                holding := await claim_holders(database_url) & set(replicas)
+            ):
+                assert time.monotonic() < deadline, "no replica held claims mid-delivery"
                 await asyncio.sleep(0.05)
-            pid = first.process.pid
-            first.kill()
+            pid = min(holding)
+            replicas[pid].kill()
             killed_at = time.monotonic()
-            await first.process.wait()
+            await replicas[pid].process.wait()
             orphans = await claimed_texts(database_url, pid)
+            assert orphans
             pending = (
                 select(func.count())
                 .select_from(OutboxMessage)
