@@ -23,8 +23,7 @@ from datetime import datetime, timedelta
 
 from bot.delivery import Outbound, Recipient, RetryLater, Undeliverable, retry_after_heard
 from bot.group_commit import GroupCommit
-from bot.inbox import process_name
-from bot.leases import LEASE, LeaseKeeper
+from bot.leases import LEASE, DeadClaims, LeaseKeeper, process_name
 from bot.metrics import Counted, DeliveryError
 from bot.passes import Passes
 from bot.ratelimit import RateLimiter, Request
@@ -121,6 +120,7 @@ class DeliveryLoop(Passes):
         self.limiter = limiter or SharedRateLimiter(runtime.db, runtime.settings.rate_limits)
         self.owner = process_name()
         self.leases = LeaseKeeper(self._renew, runtime.clock, lease)
+        self.dead_claims = DeadClaims(runtime.db, OutboxMessage, runtime.clock)
         # PostgreSQL: bigger batches, so fewer pauses between claims; SQLite has one writer.
         self.batch = batch or (100 if runtime.db.is_sqlite else 200)
         self.retry = retry or RetryPolicy()
@@ -160,6 +160,7 @@ class DeliveryLoop(Passes):
         )
         if not platforms:
             return 0
+        await self.dead_claims.end_due()
         now = self.runtime.clock()
         async with self.runtime.db.session() as session:
             rows = await claim_due(

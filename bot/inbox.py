@@ -14,9 +14,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
-import socket
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -25,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.engine import Clock, Handled
-from bot.leases import LEASE, LeaseKeeper
+from bot.leases import LEASE, DeadClaims, LeaseKeeper, process_name
 from bot.outgoing import payload_of
 from bot.passes import Passes
 from bot.platform import Connection, Inbound
@@ -78,11 +75,6 @@ acknowledgement is waiting behind them."""
 HANDLED_KEPT = timedelta(days=3)
 """How long a handled event's id is kept: platforms redeliver within minutes (Slack
 retries three times within an hour)."""
-
-
-def process_name() -> str:
-    """Who holds a lease: host, process and a random part (several workers per process)."""
-    return f"{socket.gethostname()[:30]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 class InboxUnavailable(Exception):
@@ -239,6 +231,7 @@ class InboxWorker(Passes):
         self.group = group
         self.owner = process_name()
         self.leases = LeaseKeeper(self._renew, runtime.clock, lease)
+        self.dead_claims = DeadClaims(runtime.db, InboxEvent, runtime.clock)
         # SQLite has one writer, so groups are handled one after another there.
         if concurrency is None:
             concurrency = 1 if runtime.db.is_sqlite else POSTGRES_CONCURRENCY
@@ -266,6 +259,7 @@ class InboxWorker(Passes):
         platforms = sorted(self.runtime.platforms)
         if not platforms:
             return 0
+        await self.dead_claims.end_due()
         async with self.runtime.db.session() as session:
             rows = await claim_heads(
                 session,

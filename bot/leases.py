@@ -4,16 +4,117 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import socket
+import time
+import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime, timedelta
+from pathlib import Path
+
+from sqlmodel import SQLModel
 
 from bot.stopping import cancel_and_wait
+from storage.claims import claim_holders, end_claims
+from storage.db import Database
 
 logger = logging.getLogger(__name__)
 
 LEASE = timedelta(seconds=30)
 """How long a claim holds without renewal: another process takes over a dead one's rows
 within this (plus its next look)."""
+
+LOOK_FOR_THE_DEAD_EVERY = 10.0
+"""Seconds between looks for claims held by processes of this machine that died."""
+
+_PROC = Path("/proc")
+
+
+def _started(pid: int) -> int | None:
+    """When a process started (clock ticks since boot), None when no such process runs."""
+    try:
+        stat = (_PROC / str(pid) / "stat").read_text()
+    except OSError:
+        return None
+    # Field 22, counted after the command name in parentheses (which may hold spaces).
+    return int(stat.rpartition(")")[2].split()[19])
+
+
+def _pid_namespace() -> int:
+    """Which set of process ids this process sees (0 when it cannot be told)."""
+    try:
+        return os.stat(_PROC / "self" / "ns" / "pid").st_ino
+    except OSError:
+        return 0
+
+
+def process_name() -> str:
+    """Who holds a lease: host, process-id namespace, process id and start, and a random
+    part (several workers per process). At most 64 characters, as stored."""
+    host = socket.gethostname()[:24]
+    pid = os.getpid()
+    started = _started(pid) or 0
+    return f"{host}:{_pid_namespace():x}:{pid}:{started:x}:{uuid.uuid4().hex[:6]}"
+
+
+def gone(owner: str) -> bool:
+    """True when `owner` was a process of this machine that has stopped.
+
+    Only a process of the same host and process-id namespace can be told dead: its id
+    no longer runs, or runs a process started at another moment. Anything else (another
+    machine or container, a name from an older version) is left to its lease.
+    """
+    parts = owner.rsplit(":", 4)
+    if len(parts) != 5:
+        return False
+    host, namespace, pid, started, _random = parts
+    ours = _pid_namespace()
+    if not ours or host != socket.gethostname()[:24] or namespace != f"{ours:x}":
+        return False
+    try:
+        running = _started(int(pid))
+        return running is None or running != int(started, 16)
+    except ValueError:
+        return False
+
+
+class DeadClaims:
+    """Ends the claims of this machine's dead processes, instead of waiting out their
+    lease: a `serve` restarted after a crash takes its predecessor's work at once."""
+
+    def __init__(
+        self,
+        db: Database,
+        model: type[SQLModel],
+        clock: Callable[[], datetime],
+        every: float = LOOK_FOR_THE_DEAD_EVERY,
+    ) -> None:
+        self._db = db
+        self._model = model
+        self._clock = clock
+        self._every = every
+        self._next_look = 0.0
+
+    async def end_due(self) -> int:
+        """Look (at most every `every` seconds) and end what the dead still hold.
+
+        Returns:
+            How many rows were freed.
+        """
+        if time.monotonic() < self._next_look:
+            return 0
+        self._next_look = time.monotonic() + self._every
+        now = self._clock()
+        async with self._db.session() as session:
+            dead = [
+                owner for owner in await claim_holders(session, self._model, now) if gone(owner)
+            ]
+            freed = await end_claims(session, self._model, dead, now)
+        if freed:
+            table = self._model.__tablename__
+            logger.info("took over %d %s row(s) of %d stopped process(es)", freed, table, len(dead))
+        return freed
+
 
 Renew = Callable[[list[int], datetime], Awaitable[None]]
 """Extends the lease on the given row ids to the given moment."""
