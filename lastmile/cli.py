@@ -29,6 +29,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("lastmile")
 
+EXIT_CTRL_C = 130
+"""The exit code after Ctrl-C, as a shell reports a process stopped by SIGINT."""
+
 Handler = Callable[[argparse.Namespace, Settings], Coroutine[Any, Any, int]]
 
 
@@ -76,17 +79,20 @@ async def _serve(args: argparse.Namespace, settings: Settings) -> int:
         runner = web.AppRunner(app, access_log=None, **SERVER_OPTIONS)
         await runner.setup()
         try:
-            await _listen(runner, runtime, settings)
+            return await _listen(runner, runtime, settings)
         finally:
             # Stops the background jobs too, and waits for them, before the database closes.
             await runner.cleanup()
     finally:
         await runtime.close()
-    return 0
 
 
-async def _listen(runner: web.AppRunner, runtime: Runtime, settings: Settings) -> None:
-    """Answer on the configured port until Ctrl-C (which cancels this) or SIGTERM."""
+async def _listen(runner: web.AppRunner, runtime: Runtime, settings: Settings) -> int:
+    """Answer on the configured port until Ctrl-C or SIGTERM.
+
+    Returns:
+        The exit code: 130 after Ctrl-C (as a shell reports it), 0 after SIGTERM.
+    """
     from aiohttp import web
 
     from lastmile.edge import return_free_memory
@@ -106,12 +112,27 @@ async def _listen(runner: web.AppRunner, runtime: Runtime, settings: Settings) -
     if "web" in runtime.platforms:
         where = f"chat with it in your browser at {settings.public_url}/, or {where}"
     print(f"lastmile is running on http://127.0.0.1:{settings.port}/healthz — {where}", flush=True)
+    # Ctrl-C and SIGTERM (`docker stop`, process managers) both end the wait below and
+    # stop in order; a second Ctrl-C while stopping quits at once. Left to asyncio, a
+    # Ctrl-C only cancels the main task, and a cancel arriving as an awaited call
+    # finishes can be lost (Python 3.11), leaving `serve` running.
+    loop = asyncio.get_running_loop()
     stop = asyncio.Event()
-    # `docker stop` and process managers send SIGTERM: stop as gently as on Ctrl-C.
+    stopped_by: list[signal.Signals] = []
+
+    def stop_on(received: signal.Signals) -> None:
+        stopped_by.append(received)
+        stop.set()
+        if received == signal.SIGINT:
+            loop.remove_signal_handler(signal.SIGINT)
+
     with contextlib.suppress(NotImplementedError):  # no signal handlers on Windows loops
-        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+        for received in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(received, stop_on, received)
     await stop.wait()
-    logger.info("lastmile is stopping (SIGTERM)")
+    ctrl_c = stopped_by[0] == signal.SIGINT
+    logger.info("lastmile is stopping (%s)", "Ctrl-C" if ctrl_c else "SIGTERM")
+    return EXIT_CTRL_C if ctrl_c else 0
 
 
 async def _demo(args: argparse.Namespace, settings: Settings) -> int:
@@ -423,7 +444,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"lastmile: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        return 130
+        return EXIT_CTRL_C
 
 
 if __name__ == "__main__":
