@@ -72,10 +72,21 @@ def gone(owner: str) -> bool:
     if not ours or host != socket.gethostname()[:24] or namespace != f"{ours:x}":
         return False
     try:
-        running = _started(int(pid))
-        return running is None or running != int(started, 16)
+        number, moment = int(pid), int(started, 16)
     except ValueError:
         return False
+    if number <= 0:
+        return False
+    try:
+        os.kill(number, 0)  # no signal sent: only asks whether the process exists
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        pass  # it runs, as another user
+    # Its id runs: a later process that was given the same id, or the holder itself
+    # (kept, too, when /proc hides other users' processes).
+    running = _started(number)
+    return running is not None and running != moment
 
 
 class DeadClaims:
