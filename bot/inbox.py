@@ -28,6 +28,7 @@ from bot.passes import Passes
 from bot.platform import Connection, Inbound
 from bot.safe_logs import failure
 from bot.stopping import cancel_and_wait
+from storage.claims import end_own_claims
 from storage.db import DATABASE_UNAVAILABLE, Database
 from storage.held import hold_writes
 from storage.inbox import (
@@ -232,6 +233,9 @@ class InboxWorker(Passes):
         self.owner = process_name()
         self.leases = LeaseKeeper(self._renew, runtime.clock, lease)
         self.dead_claims = DeadClaims(runtime.db, InboxEvent, runtime.clock)
+        # Events whose failure could not be written (the database was away): still
+        # claimed by this worker until it can hand them back.
+        self._unrecorded: set[int] = set()
         # SQLite has one writer, so groups are handled one after another there.
         if concurrency is None:
             concurrency = 1 if runtime.db.is_sqlite else POSTGRES_CONCURRENCY
@@ -260,6 +264,7 @@ class InboxWorker(Passes):
         if not platforms:
             return 0
         await self.dead_claims.end_due()
+        await self._hand_back_unrecorded()
         async with self.runtime.db.session() as session:
             rows = await claim_heads(
                 session,
@@ -441,6 +446,17 @@ class InboxWorker(Passes):
                 )
         except Exception as database_error:
             logger.warning("inbox: failure not recorded: %s", type(database_error).__name__)
+            self._unrecorded.add(row.id)
+
+    async def _hand_back_unrecorded(self) -> None:
+        """End this worker's claims on events whose failure it could not write, once the
+        database answers again: they are tried at once, not when their lease runs out."""
+        if not self._unrecorded:
+            return
+        ids = sorted(self._unrecorded)
+        async with self.runtime.db.session() as session:
+            await end_own_claims(session, InboxEvent, ids, self.owner)
+        self._unrecorded.difference_update(ids)
 
     async def _renew(self, ids: list[int], until: datetime) -> None:
         async with self.runtime.db.session() as session:

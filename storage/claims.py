@@ -41,3 +41,18 @@ async def end_claims(
         .returning(table.c.id)
     )
     return len((await session.exec(statement)).all())
+
+
+async def end_own_claims(
+    session: AsyncSession, model: type[SQLModel], ids: Sequence[int], owner: str
+) -> None:
+    """End `owner`'s claims on these pending rows (work it gave up on), so any process,
+    itself included, may take them at once."""
+    if not ids:
+        return
+    table = model.__table__  # type: ignore[attr-defined]
+    await session.exec(
+        table.update()
+        .where(table.c.id.in_(list(ids)), table.c.claimed_by == owner, table.c.status == "pending")
+        .values(claimed_until=None)
+    )

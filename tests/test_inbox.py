@@ -378,6 +378,45 @@ async def person_named(runtime: Runtime, person_id: int) -> str:
         return found.platform_user_id
 
 
+async def test_an_event_whose_failure_could_not_be_written_is_tried_once_the_database_is_back(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The database went away mid-handling, so not even the failure was written: the
+    worker hands its claim back when the database answers, not 30 s later."""
+    import bot.inbox as inbox_module
+
+    engine = runtime.engine
+    receive, record = engine.receive, inbox_module.record_failure
+    away = True
+
+    def unreachable() -> OperationalError:
+        return OperationalError("SELECT 1", {}, ConnectionRefusedError("database away"))
+
+    async def handling(session: Any, inbound: Inbound) -> Any:
+        if away:
+            raise unreachable()
+        return await receive(session, inbound)
+
+    async def recording(*args: Any, **kwargs: Any) -> Any:
+        if away:
+            raise unreachable()
+        return await record(*args, **kwargs)
+
+    monkeypatch.setattr(engine, "receive", handling)
+    monkeypatch.setattr(inbox_module, "record_failure", recording)
+    await runtime.inbox.store(note("stored just before the outage", "ev-outage"))
+
+    assert await runtime.inbox.worker.handle_due() == 1  # claimed; handling and record fail
+    [event] = await rows(runtime, InboxEvent, event_id="ev-outage")
+    assert event.status == "pending" and event.claimed_until is not None
+    away = False
+    await handle_all(runtime.inbox.worker)  # the clock has not moved: no lease ran out
+
+    [event] = await rows(runtime, InboxEvent, event_id="ev-outage")
+    assert (event.status, event.attempts) == ("done", 0)
+    assert [n.text for n in await rows(runtime, Note)] == ["stored just before the outage"]
+
+
 async def test_a_database_that_keeps_failing_never_uses_up_an_events_attempts(
     runtime: Runtime, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
