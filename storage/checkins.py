@@ -118,13 +118,14 @@ async def get_checkin(session: AsyncSession, checkin_id: int) -> CheckIn | None:
     return await session.get(CheckIn, checkin_id)
 
 
-_CHECKIN_AND_STATE = (
-    select(CheckIn, ConversationState)
-    .outerjoin(ConversationState, col(ConversationState.person_id) == col(CheckIn.person_id))
-    .where(
-        col(CheckIn.id) == bindparam("checkin_id"),
-        col(CheckIn.person_id) == bindparam("person_id"),
-    )
+_WITH_STATE = select(CheckIn, ConversationState).outerjoin(
+    ConversationState, col(ConversationState.person_id) == col(CheckIn.person_id)
+)
+"""Check-ins, each with its owner's flow step."""
+
+_CHECKIN_AND_STATE = _WITH_STATE.where(
+    col(CheckIn.id) == bindparam("checkin_id"),
+    col(CheckIn.person_id) == bindparam("person_id"),
 )
 """Built once: it runs for every tap on a check-in's buttons."""
 
@@ -140,11 +141,7 @@ async def read_checkins_ahead(session: AsyncSession, checkin_ids: Sequence[int])
     `checkin_and_state` to use in this transaction."""
     if not checkin_ids:
         return
-    statement = (
-        select(CheckIn, ConversationState)
-        .outerjoin(ConversationState, col(ConversationState.person_id) == col(CheckIn.person_id))
-        .where(col(CheckIn.id).in_(sorted(set(checkin_ids))))
-    )
+    statement = _WITH_STATE.where(col(CheckIn.id).in_(sorted(set(checkin_ids))))
     found: dict[int, Found] = {
         checkin.id: (checkin, state)
         for checkin, state in (await session.exec(statement)).all()
@@ -203,10 +200,10 @@ async def set_checkin_status(
     values: dict[str, Any] = {"status": status, **moments}
     params = parameters({"id": checkin_id, **values})
     await write(session, _status_update(tuple(values)), "checkin", params)
-    held = session.sync_session.identity_map.get(identity_key(CheckIn, checkin_id))
-    if held is not None:
+    copy = session.sync_session.identity_map.get(identity_key(CheckIn, checkin_id))
+    if copy is not None:
         for name, value in values.items():
-            set_committed_value(held, name, value)
+            set_committed_value(copy, name, value)
 
 
 async def save_answer(session: AsyncSession, checkin: CheckIn, outcome: str, now: datetime) -> bool:

@@ -324,9 +324,9 @@ async def clear_state(session: AsyncSession, person_id: int) -> None:
     copy the session holds is let go, so a later look reads what is stored.
     """
     await write(session, _state_delete(), "conversationstate", {"v_person_id": person_id})
-    held = session.sync_session.identity_map.get(identity_key(ConversationState, person_id))
-    if held is not None:
-        session.expunge(held)
+    copy = session.sync_session.identity_map.get(identity_key(ConversationState, person_id))
+    if copy is not None:
+        session.expunge(copy)
 
 
 @dataclass(frozen=True)

@@ -74,23 +74,22 @@ def _values(table: Any, names: tuple[str, ...], dialect: str) -> Any:
     return _dialect_insert(table, dialect).values(bound(names))
 
 
-def insert_ignore_statement(
-    session: AsyncSession, model: type[SQLModel], names: Sequence[str], unique: Sequence[str]
+def _insert_ignore_statement(
+    dialect: str, model: type[SQLModel], names: tuple[str, ...], unique: tuple[str, ...]
 ) -> Any:
     """INSERT … ON CONFLICT (unique) DO NOTHING RETURNING 1, built once per shape: a
     row comes back only when the insert added it."""
-    dialect = session.get_bind().dialect.name
 
     def build() -> Any:
         table = model.__table__  # type: ignore[attr-defined]
         # RETURNING rather than rowcount: psycopg's async cursor reports -1 for this.
         return (
-            _values(table, tuple(names), dialect)
+            _values(table, names, dialect)
             .on_conflict_do_nothing(index_elements=list(unique))
             .returning(literal_column("1"))
         )
 
-    return built_once(("insert_ignore", dialect, model, tuple(names), tuple(unique)), build)
+    return built_once(("insert_ignore", dialect, model, names, unique), build)
 
 
 async def insert_ignore(
@@ -112,7 +111,8 @@ async def insert_ignore(
         True when this call inserted the row (or holds it); False when it was already
         there.
     """
-    statement = insert_ignore_statement(session, model, tuple(values), unique)
+    dialect = session.get_bind().dialect.name
+    statement = _insert_ignore_statement(dialect, model, tuple(values), tuple(unique))
     params = parameters(values)
     if hold:
         return await write(session, statement, _table_name(model), params, must_insert=True)
